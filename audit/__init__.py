@@ -1,0 +1,8 @@
+"""The append-only audit trail. Write to it with ``audit.record(actor, action, target, **data)``."""
+
+
+def record(actor, action, target=None, **data):
+    """Append an audit event; see :func:`audit.services.record`."""
+    from .services import record as _record
+
+    return _record(actor, action, target, **data)

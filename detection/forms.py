@@ -1,0 +1,30 @@
+from django import forms
+from django.conf import settings
+
+from .validation import allowed_extensions
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """A file field that accepts several files; per-file checks happen in detection.validation."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(allowed_extensions()), "multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else ([data] if data else [])
+        if not files:
+            raise forms.ValidationError("Choose at least one image to upload.")
+        if len(files) > settings.VERITY_MAX_FILES_PER_UPLOAD:
+            raise forms.ValidationError(
+                f"Upload at most {settings.VERITY_MAX_FILES_PER_UPLOAD} images at once; you chose {len(files)}."
+            )
+        return files
+
+
+class UploadForm(forms.Form):
+    images = MultipleImageField(label="Images", help_text="JPEG, PNG or WebP, up to 20 MB each. Choose several at once.")
