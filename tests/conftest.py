@@ -1,0 +1,129 @@
+"""Shared fixtures: tiny images made on the fly, one user per role, and a tiny real Keras detector.
+
+The tiny detector is a real .keras file whose output depends on the image's red channel:
+a red image scores near 1 (fake), a green or blue one near 0 (real). Tests can therefore assert labels.
+"""
+import io
+import os
+
+import pytest
+from django.contrib.auth.models import Group
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+TINY_INPUT_SIZE = 32
+
+
+def make_image_bytes(fmt="JPEG", size=(64, 48), color=(200, 30, 30), **save_kwargs):
+    """Bytes of a solid-colour image in the given Pillow format."""
+    buf = io.BytesIO()
+    mode = "RGBA" if fmt == "PNG" and len(color) == 4 else "RGB"
+    Image.new(mode, size, color).save(buf, format=fmt, **save_kwargs)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def image_bytes():
+    return make_image_bytes
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    """Unit tests run tasks in-process; the e2e tests start a real worker instead."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def build_tiny_detector(path):
+    """A real Keras model: P(fake) = sigmoid(12 r - 8 g - 8 b - 3), with r, g, b the channel means in [0, 1]."""
+    import keras
+    import numpy as np
+
+    inputs = keras.Input((TINY_INPUT_SIZE, TINY_INPUT_SIZE, 3), name="image")
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
+    model = keras.Model(inputs, outputs)
+    model.get_layer("fake_probability").set_weights([np.array([[12.0], [-8.0], [-8.0]]), np.array([-3.0])])
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory):
+    return build_tiny_detector(tmp_path_factory.mktemp("models") / "tiny.keras")
+
+
+@pytest.fixture
+def active_model(db, tiny_model_path):
+    from training import registry
+
+    version = registry.register(
+        name="tiny-test", artifact=tiny_model_path, architecture="TinyTest", input_size=TINY_INPUT_SIZE, is_trained=True
+    )
+    return registry.activate(version)
+
+
+@pytest.fixture
+def org(db):
+    from accounts.models import Organisation
+
+    return Organisation.objects.create(name="Daily Planet", slug="daily-planet")
+
+
+@pytest.fixture
+def other_org(db):
+    from accounts.models import Organisation
+
+    return Organisation.objects.create(name="Gotham Gazette", slug="gotham-gazette")
+
+
+def _user(email, role, organisation=None, **extra):
+    from accounts.models import User
+
+    user = User.objects.create_user(email=email, password="correct horse battery", organisation=organisation, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def journalist(org):
+    return _user("lois@planet.test", "journalist", org)
+
+
+@pytest.fixture
+def colleague(org):
+    return _user("jimmy@planet.test", "journalist", org)
+
+
+@pytest.fixture
+def stranger(other_org):
+    return _user("vicki@gazette.test", "journalist", other_org)
+
+
+@pytest.fixture
+def moderator(org):
+    return _user("mod@verity.test", "moderator", org)
+
+
+@pytest.fixture
+def partner(db):
+    from accounts.models import Organisation
+
+    partner_org = Organisation.objects.create(name="Chirper", slug="chirper", kind=Organisation.Kind.PARTNER)
+    return _user("api@chirper.test", "partner", partner_org)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("admin@verity.test", "admin", None, is_staff=True, is_superuser=True)

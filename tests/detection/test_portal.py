@@ -1,0 +1,114 @@
+"""The portal's upload, list, detail, image and live-status pages."""
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from detection import services
+from detection.models import Submission
+from tests.conftest import make_image_bytes
+
+
+def upload_files(client, *files):
+    return client.post(reverse("detection:upload"), {"images": list(files)})
+
+
+def jpeg(name="photo.jpg", color=(220, 20, 20)):
+    return SimpleUploadedFile(name, make_image_bytes("JPEG", color=color), content_type="image/jpeg")
+
+
+def test_it_sends_a_visitor_to_sign_in(client):
+    response = client.get(reverse("detection:upload"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_a_journalist_uploads_several_images_and_bad_ones_do_not_stop_the_rest(client, journalist, active_model):
+    client.force_login(journalist)
+    response = upload_files(
+        client,
+        jpeg("one.jpg"),
+        SimpleUploadedFile("empty.png", b"", content_type="image/png"),
+        SimpleUploadedFile("notes.jpg", b"just text", content_type="image/jpeg"),
+        jpeg("two.jpg", color=(20, 200, 20)),
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Queued for scoring (2)" in html and "Not accepted (2)" in html
+    assert "the file is empty" in html and "not an image we can read" in html
+    names = set(Submission.objects.values_list("original_name", flat=True))
+    assert names == {"one.jpg", "two.jpg"}
+    assert AuditEvent.objects.filter(action="submission.uploaded").count() == 2
+    assert AuditEvent.objects.filter(action="submission.rejected").count() == 2
+
+
+def test_an_oversized_upload_is_refused_by_name(client, journalist, settings, active_model):
+    settings.VERITY_MAX_UPLOAD_BYTES = 2000
+    client.force_login(journalist)
+    big = SimpleUploadedFile("huge.png", make_image_bytes("PNG", size=(50, 50)) + b"\0" * 5000)
+    response = upload_files(client, big)
+    assert "huge.png" in response.content.decode() and "the limit is" in response.content.decode()
+    assert not Submission.objects.exists()
+
+
+def test_the_upload_form_requires_a_file(client, journalist):
+    client.force_login(journalist)
+    response = client.post(reverse("detection:upload"), {})
+    assert "Choose at least one image" in response.content.decode()
+
+
+def test_a_moderator_cannot_upload(client, moderator):
+    client.force_login(moderator)
+    assert client.get(reverse("detection:upload")).status_code == 403
+
+
+def test_the_detail_page_shows_the_verdict_probability_version_and_timings(client, journalist, active_model):
+    submission = services.submit(data=make_image_bytes(color=(220, 20, 20)), name="r.jpg", uploader=journalist, enqueue=False)
+    detection = services.score(submission.pk)
+    client.force_login(journalist)
+    html = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
+    assert "Likely fake" in html
+    assert f"{detection.probability:.4f}" in html
+    assert "tiny-test" in html and "ms (image" in html
+    assert "Untrained model" not in html
+
+
+def test_pages_say_plainly_when_the_model_is_untrained(client, journalist, active_model):
+    active_model.is_trained = False
+    active_model.save()
+    submission = services.submit(data=make_image_bytes(), name="r.jpg", uploader=journalist, enqueue=False)
+    services.score(submission.pk)
+    client.force_login(journalist)
+    detail = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
+    listing = client.get(reverse("detection:submission-list")).content.decode()
+    status = client.get(reverse("detection:submission-status"), {"ids": str(submission.pk)}).json()
+    assert "Untrained model" in detail and "scores mean nothing" in detail
+    assert "untrained model" in listing
+    assert status["submissions"][0]["model_trained"] is False
+
+
+def test_the_status_endpoint_reports_progress_for_live_updates(client, journalist, active_model):
+    queued = services.submit(data=make_image_bytes(), name="q.jpg", uploader=journalist, enqueue=False)
+    scored = services.submit(data=make_image_bytes(color=(20, 20, 220)), name="s.jpg", uploader=journalist, enqueue=False)
+    services.score(scored.pk)
+    client.force_login(journalist)
+    response = client.get(reverse("detection:submission-status"), {"ids": f"{queued.pk},{scored.pk},not-a-uuid"})
+    by_id = {s["id"]: s for s in response.json()["submissions"]}
+    assert by_id[str(queued.pk)]["status"] == "queued" and not by_id[str(queued.pk)]["finished"]
+    assert by_id[str(scored.pk)]["label"] == "real" and by_id[str(scored.pk)]["finished"]
+
+
+def test_the_image_is_served_to_its_organisation(client, journalist, colleague, active_model):
+    data = make_image_bytes("PNG")
+    submission = services.submit(data=data, name="p.png", uploader=journalist, enqueue=False)
+    client.force_login(colleague)
+    response = client.get(reverse("detection:submission-image", args=[submission.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == data
+
+
+def test_the_list_filters_by_status(client, journalist, active_model):
+    services.submit(data=make_image_bytes(), name="waiting.jpg", uploader=journalist, enqueue=False)
+    done = services.submit(data=make_image_bytes(color=(1, 2, 3)), name="done.jpg", uploader=journalist, enqueue=False)
+    services.score(done.pk)
+    client.force_login(journalist)
+    html = client.get(reverse("detection:submission-list"), {"status": "scored"}).content.decode()
+    assert "done.jpg" in html and "waiting.jpg" not in html

@@ -1,0 +1,165 @@
+"""Scoring a submission with the active model version: labels, uncertainty, idempotency and failures."""
+from unittest import mock
+
+import pytest
+from django.core.files.storage import default_storage
+
+from audit.models import AuditEvent
+from detection import services
+from detection.models import Detection, Submission
+from tests.conftest import make_image_bytes
+
+RED = (220, 20, 20)
+GREEN = (20, 220, 20)
+
+
+def submit(color, name="x.jpg", **kwargs):
+    kwargs.setdefault("enqueue", False)
+    return services.submit(data=make_image_bytes("JPEG", color=color), name=name, **kwargs)
+
+
+def test_a_red_image_scores_fake_and_a_green_one_real(active_model, journalist):
+    fake = services.score(submit(RED, uploader=journalist).pk)
+    real = services.score(submit(GREEN, uploader=journalist).pk)
+    assert fake.label == "fake" and fake.probability > 0.9 and not fake.uncertain
+    assert real.label == "real" and real.probability < 0.1 and not real.uncertain
+    assert fake.model_version == active_model
+
+
+def test_it_stores_timings_and_marks_the_submission_scored(active_model, journalist):
+    submission = submit(RED, uploader=journalist)
+    detection = services.score(submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.SCORED and submission.scored_at is not None
+    assert detection.inference_ms > 0 and detection.preprocess_ms > 0
+    assert detection.total_ms >= detection.inference_ms
+    assert AuditEvent.objects.filter(action="submission.scored", target_id=str(submission.pk)).count() == 1
+
+
+def test_it_flags_a_probability_inside_the_band_as_uncertain(active_model, journalist):
+    active_model.threshold = 0.9
+    active_model.uncertain_band = 0.2
+    active_model.save()
+    detection = services.score(submit(RED, uploader=journalist).pk)  # about 0.99: within 0.9 +/- 0.2
+    assert detection.uncertain and detection.label == "fake" and detection.threshold == 0.9
+
+
+def test_scoring_twice_stores_one_detection_and_runs_the_model_once(active_model, journalist):
+    submission = submit(RED, uploader=journalist)
+    first = services.score(submission.pk)
+    with mock.patch("detection.services.get_detector") as get_detector:
+        second = services.score(submission.pk)
+    assert second.pk == first.pk
+    get_detector.assert_not_called()
+    assert Detection.objects.filter(submission=submission).count() == 1
+    assert AuditEvent.objects.filter(action="submission.scored").count() == 1
+
+
+def test_a_new_active_version_scores_again_and_names_itself(active_model, journalist, tiny_model_path):
+    from training import registry
+
+    submission = submit(RED, uploader=journalist)
+    services.score(submission.pk)
+    newer = registry.activate(
+        registry.register(name="tiny-2", artifact=tiny_model_path, input_size=32, architecture="TinyTest", is_trained=True)
+    )
+    detection = services.score(submission.pk)
+    assert detection.model_version == newer
+    assert submission.latest_detection.model_version == newer
+    assert Detection.objects.filter(submission=submission).count() == 2
+
+
+def test_a_missing_model_file_fails_the_submission_with_a_reason(active_model, journalist, tmp_path):
+    active_model.artifact = str(tmp_path / "gone.keras")
+    active_model.artifact_sha256 = "other"
+    active_model.save()
+    submission = submit(RED, uploader=journalist)
+    assert services.score(submission.pk) is None
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED
+    assert "not found" in submission.failure_reason
+    assert AuditEvent.objects.filter(action="submission.failed", target_id=str(submission.pk)).exists()
+
+
+def test_a_corrupt_model_file_fails_the_submission_with_a_reason(active_model, journalist, tmp_path):
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    active_model.artifact, active_model.artifact_sha256 = str(broken), "broken"
+    active_model.save()
+    submission = submit(RED, uploader=journalist)
+    services.score(submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED and "cannot be loaded" in submission.failure_reason
+
+
+def test_a_stored_file_that_has_vanished_fails_cleanly(active_model, journalist):
+    submission = submit(RED, uploader=journalist)
+    default_storage.delete(submission.file)
+    services.score(submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED and "could not be read" in submission.failure_reason
+
+
+def test_scoring_a_deleted_submission_does_nothing(active_model):
+    assert services.score("00000000-0000-0000-0000-000000000000") is None
+
+
+def test_submit_enqueues_scoring_only_after_the_transaction_commits(
+    active_model, journalist, django_capture_on_commit_callbacks
+):
+    with mock.patch("detection.tasks.score_submission.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            submission = submit(RED, uploader=journalist, enqueue=True)
+        delay.assert_not_called()
+        for callback in callbacks:
+            callback()
+    delay.assert_called_once_with(str(submission.pk))
+
+
+def test_the_task_scores_through_celery(active_model, journalist, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = submit(GREEN, uploader=journalist, enqueue=True)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.SCORED
+    assert submission.latest_detection.label == "real"
+
+
+def test_a_dead_broker_keeps_the_upload_queued_and_it_is_sent_again_later(
+    active_model, journalist, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    with mock.patch("detection.tasks.score_submission.delay", side_effect=OperationalError("connection refused")):
+        with django_capture_on_commit_callbacks(execute=True):
+            submission = submit(RED, uploader=journalist, enqueue=True)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.QUEUED and submission.enqueue_pending
+    assert default_storage.exists(submission.file)
+
+    with mock.patch("detection.tasks.score_submission.delay") as delay:
+        assert services.requeue_pending() == 1
+    delay.assert_called_once_with(str(submission.pk))
+    submission.refresh_from_db()
+    assert not submission.enqueue_pending
+
+
+def test_submit_stores_the_file_under_its_hash_and_reuses_it(active_model, journalist, colleague):
+    data = make_image_bytes("PNG", color=RED)
+    first = services.submit(data=data, name="a.png", uploader=journalist, enqueue=False)
+    second = services.submit(data=data, name="copy.png", uploader=colleague, enqueue=False)
+    assert first.file == second.file == f"uploads/{first.sha256[:2]}/{first.sha256}.png"
+    assert first.pk != second.pk
+    assert default_storage.open(first.file).read() == data
+    assert (first.original_name, first.content_type, first.size_bytes) == ("a.png", "image/png", len(data))
+    assert (first.width, first.height, first.organisation, first.source) == (64, 48, journalist.organisation, "portal")
+
+
+def test_a_rejected_upload_stores_nothing_and_is_audited(db, journalist):
+    from detection.validation import InvalidImage
+
+    with pytest.raises(InvalidImage):
+        services.submit(data=b"not an image", name="x.jpg", uploader=journalist)
+    assert Submission.objects.count() == 0
+    assert not default_storage.exists("uploads")
+    event = AuditEvent.objects.get(action="submission.rejected")
+    assert event.actor == journalist and "not an image" in event.data["reason"]
