@@ -136,8 +136,7 @@ def _keras_application(architecture, input_size, weights):
         model = constructor(weights=None, **kwargs)
         if weights is not None:
             _load_backbone_weights(model, weights)
-    inner = _with_input_scaling(model, architecture, input_size)
-    return inner
+    return _with_input_scaling(model, architecture, input_size)
 
 
 def _with_input_scaling(model, architecture, input_size):
@@ -148,9 +147,13 @@ def _with_input_scaling(model, architecture, input_size):
     x = inputs
     # EfficientNetV2 and MobileNetV3 rescale inside; ResNet50 and InceptionResNetV2 expect their own preprocessing.
     if architecture == "ResNet50":
-        # caffe-style: BGR, mean subtracted (keras.applications.resnet50.preprocess_input)
-        x = keras.layers.Lambda(lambda t: t[..., ::-1], name="rgb_to_bgr")(x) if False else x
-        x = keras.layers.Normalization(mean=[123.68, 116.779, 103.939], variance=[1.0, 1.0, 1.0], name="caffe_mean")(x)
+        # Caffe-style preprocessing (RGB to BGR, ImageNet mean subtracted) as a fixed 1x1 convolution,
+        # a standard layer, so the saved model needs no custom objects.
+        import numpy as np
+
+        caffe = keras.layers.Conv2D(3, 1, name="caffe_preprocess", trainable=False)
+        x = caffe(x)
+        caffe.set_weights([np.eye(3)[::-1].reshape(1, 1, 3, 3), -np.array([103.939, 116.779, 123.68])])
     elif architecture == "InceptionResNetV2":
         x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="to_unit_range")(x)
     model._name = f"{architecture.lower()}_application"
@@ -222,4 +225,5 @@ def efficientnet_lite_backbone(architecture, input_size, drop_connect=0.2):
 
 
 def count_params(model):
-    return int(sum(int(w.numpy().size) for w in model.weights if w.trainable or True))
+    """All parameters, trainable or not (the figure papers report)."""
+    return int(sum(int(w.numpy().size) for w in model.weights))

@@ -1,0 +1,50 @@
+"""An upload goes from the portal to a stored, shown verdict through a real Celery worker process."""
+import os
+import signal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from detection import services
+from detection.models import Detection, Submission
+from tests.conftest import make_image_bytes
+from tests.e2e.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def status_of(pk):
+    return Submission.objects.values_list("status", flat=True).get(pk=pk)
+
+
+def test_a_portal_upload_is_scored_by_the_worker_and_shown(celery_worker_process, client, journalist, active_model):
+    client.force_login(journalist)
+    image = SimpleUploadedFile("red.jpg", make_image_bytes("JPEG", color=(230, 10, 10)), content_type="image/jpeg")
+    response = client.post(reverse("detection:upload"), {"images": [image]})
+    assert "Queued for scoring (1)" in response.content.decode()
+    submission = Submission.objects.get()
+
+    wait_for(lambda: status_of(submission.pk) == "scored", 60, "the verdict", celery_worker_process)
+
+    detection = Detection.objects.get(submission=submission)
+    assert detection.label == "fake" and detection.model_version == active_model
+    html = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
+    assert "Likely fake" in html and f"{detection.probability:.4f}" in html
+    assert "score_submission" in celery_worker_process.output()
+
+
+def test_a_task_whose_worker_is_killed_is_redelivered_and_scored_once(celery_worker_process, journalist, active_model):
+    submission = services.submit(data=make_image_bytes(color=(10, 10, 230)), name="blue.jpg", uploader=journalist)
+    # The first task in a fresh child spends seconds loading Keras after marking the submission
+    # processing: kill the child in that window, as an out-of-memory kill or a crash would.
+    wait_for(lambda: status_of(submission.pk) == "processing", 60, "processing", celery_worker_process)
+    children = celery_worker_process.children()
+    assert children, "the prefork worker has no child process"
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+
+    wait_for(lambda: status_of(submission.pk) == "scored", 90, "the redelivered task", celery_worker_process)
+    assert Detection.objects.filter(submission=submission).count() == 1
+    assert celery_worker_process.proc.poll() is None, "the worker itself must survive a lost child"
+    assert "WorkerLostError" in celery_worker_process.output() or "signal 9" in celery_worker_process.output()
