@@ -120,12 +120,13 @@ def score(submission_id):
     Submission.objects.filter(pk=submission.pk).exclude(status=Submission.Status.SCORED).update(
         status=Submission.Status.PROCESSING, updated_at=timezone.now()
     )
-    started = time.perf_counter()
     try:
-        detector = get_detector(version)
-        pixels = load_image(storage.read(submission.file), version.input_size)
+        detector = get_detector(version)  # loads the model on this process's first task
     except ModelUnavailable as exc:
         return _fail(submission, f"the detector is unavailable: {exc}")
+    started = time.perf_counter()
+    try:
+        pixels = load_image(storage.read(submission.file), version.input_size)
     except (OSError, ValueError) as exc:
         return _fail(submission, f"the stored image could not be read: {exc}")
     preprocessed = time.perf_counter()
