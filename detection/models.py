@@ -4,6 +4,19 @@ from django.conf import settings
 from django.db import models
 
 
+class ReviewState(models.TextChoices):
+    NONE = "none", "Not in review"
+    OPEN = "open", "Under review"
+    DECIDED = "decided", "Decided"
+
+
+class Decision(models.TextChoices):
+    AUTHENTIC = "authentic", "Authentic"
+    MANIPULATED = "manipulated", "Manipulated"
+    AI_GENERATED = "ai_generated", "AI-generated"
+    INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+
 class Submission(models.Model):
     """One uploaded image and where it is on its way to a verdict."""
 
@@ -42,9 +55,28 @@ class Submission(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     scored_at = models.DateTimeField(null=True, blank=True)
 
+    # Human review. Written only by review.services (detection never imports review); shown as the final verdict.
+    review_requested = models.BooleanField(default=False, help_text="the uploader asked for a moderator's review")
+    review_state = models.CharField(max_length=16, choices=ReviewState.choices, default=ReviewState.NONE, db_index=True)
+    decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
         permissions = [("view_all_submissions", "Can view submissions of every organisation")]
+
+    @property
+    def final_verdict(self):
+        """(verdict, source): the moderator's decision when there is one, otherwise the detector's label."""
+        if self.decision:
+            return self.decision, "moderator"
+        detection = self.latest_detection
+        if detection is not None:
+            return detection.label, "detector"
+        return None, None
 
     def __str__(self):
         return f"{self.original_name} ({str(self.id)[:8]})"
