@@ -31,8 +31,9 @@ class Detector:
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim == 3:
             batch = batch[None]
-        # Calling the model directly avoids predict()'s per-call dataset setup, which dominates small batches.
-        raw = np.asarray(self.model(batch, training=False), dtype=np.float64).reshape(-1)
+        # predict_on_batch runs the compiled graph (a plain model(x) call runs eagerly, ~10x slower here)
+        # without predict()'s per-call dataset setup, which dominates small batches.
+        raw = np.asarray(self.model.predict_on_batch(batch), dtype=np.float64).reshape(-1)
         if self.temperature != 1.0:
             raw = _apply_temperature(raw, self.temperature)
         return raw
