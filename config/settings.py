@@ -152,7 +152,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Inference batches: up to VERITY_BATCH_SIZE images, or what arrived within VERITY_BATCH_WAIT_MS.
+VERITY_BATCH_SIZE = env.int("VERITY_BATCH_SIZE", default=16)
+VERITY_BATCH_WAIT_MS = env.int("VERITY_BATCH_WAIT_MS", default=50)
+# onnx (ONNX Runtime, CPU workers) or keras (TensorFlow; GPU workers).
+VERITY_INFERENCE_RUNTIME = env.str("VERITY_INFERENCE_RUNTIME", default="onnx")
+# A worker must hold a whole batch of unacknowledged messages for celery-batches to fill it.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=VERITY_BATCH_SIZE)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "detection.tasks.score_submission": {"queue": "inference"},

@@ -1,8 +1,10 @@
 """Detection's business operations: submit an image, score a submission, and who may see what."""
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +20,9 @@ from .signals import submission_scored
 from .validation import InvalidImage, read_upload, validate_image
 
 logger = logging.getLogger(__name__)
+
+# Pillow releases the GIL while decoding and resizing, so threads decode in parallel with the model.
+DECODE_THREADS = 2
 
 
 @dataclass
@@ -103,55 +108,98 @@ def requeue_pending(older_than_seconds=None):
 
 
 def score(submission_id):
-    """Score one submission with the active model version. Safe to run twice.
+    """Score one submission with the active model version; see score_many()."""
+    return score_many([submission_id]).get(str(submission_id))
 
-    Returns the Detection, or None when the submission is gone or has failed.
+
+def score_many(submission_ids):
+    """Score submissions in one batch with the active model version. Safe to run twice.
+
+    Images are read and decoded in a thread pool, off the model's critical path; the model runs once for
+    the whole batch. Returns {submission id (str): Detection or None when it is gone or failed}.
     """
-    submission = Submission.objects.filter(pk=submission_id).first()
-    if submission is None:
-        logger.info("submission %s no longer exists; nothing to score", submission_id)
-        return None
+    results = {}
+    submissions = {str(s.pk): s for s in Submission.objects.filter(pk__in=list(submission_ids))}
+    for missing in {str(i) for i in submission_ids} - submissions.keys():
+        logger.info("submission %s no longer exists; nothing to score", missing)
+        results[missing] = None
+    if not submissions:
+        return results
     version = registry.active_version()
-    existing = Detection.objects.filter(submission=submission, model_version=version).first()
-    if existing is not None:
-        _mark_scored(submission, existing)
-        return existing
+    for detection in Detection.objects.filter(submission__in=submissions.values(), model_version=version):
+        submission = submissions.pop(str(detection.submission_id))
+        _mark_scored(submission, detection)  # already done: a redelivered or duplicate task
+        results[str(submission.pk)] = detection
+    if not submissions:
+        return results
 
-    Submission.objects.filter(pk=submission.pk).exclude(status=Submission.Status.SCORED).update(
+    Submission.objects.filter(pk__in=submissions.keys()).exclude(status=Submission.Status.SCORED).update(
         status=Submission.Status.PROCESSING, updated_at=timezone.now()
     )
     try:
-        detector = get_detector(version)  # loads the model on this process's first task
+        detector = get_detector(version)  # loads the model on this process's first batch
     except ModelUnavailable as exc:
-        return _fail(submission, f"the detector is unavailable: {exc}")
-    started = time.perf_counter()
-    try:
-        pixels = load_image(storage.read(submission.file), version.input_size)
-    except (OSError, ValueError) as exc:
-        return _fail(submission, f"the stored image could not be read: {exc}")
-    preprocessed = time.perf_counter()
-    probability = float(detector.predict(pixels)[0])
-    inferred = time.perf_counter()
+        for key, submission in submissions.items():
+            results[key] = _fail(submission, f"the detector is unavailable: {exc}")
+        return results
 
-    detection, created = _store_detection(
-        submission,
-        version,
-        probability,
-        preprocess_ms=(preprocessed - started) * 1000,
-        inference_ms=(inferred - preprocessed) * 1000,
-    )
-    if created:
-        audit.record(
-            None,
-            "submission.scored",
-            submission,
-            label=detection.label,
-            probability=round(probability, 6),
-            uncertain=detection.uncertain,
-            model_version=version.name,
+    decoded = []  # (submission, pixels, preprocess_ms)
+    for submission, outcome in zip(submissions.values(), preprocess_batch(submissions.values(), version.input_size)):
+        if isinstance(outcome, Exception):
+            results[str(submission.pk)] = _fail(submission, f"the stored image could not be read: {outcome}")
+        else:
+            decoded.append((submission, *outcome))
+    if not decoded:
+        return results
+
+    started = time.perf_counter()
+    probabilities = detector.predict(np.stack([pixels for _, pixels, _ in decoded]))
+    # The batch's model time, shared out per image.
+    inference_ms = (time.perf_counter() - started) * 1000 / len(decoded)
+
+    for (submission, _, preprocess_ms), probability in zip(decoded, probabilities):
+        detection, created = _store_detection(
+            submission, version, float(probability), preprocess_ms=preprocess_ms, inference_ms=inference_ms
         )
-        submission_scored.send(sender=Submission, submission=submission, detection=detection)
-    return detection
+        if created:
+            audit.record(
+                None,
+                "submission.scored",
+                submission,
+                label=detection.label,
+                probability=round(float(probability), 6),
+                uncertain=detection.uncertain,
+                model_version=version.name,
+                runtime=detector.runtime,
+            )
+            submission_scored.send(sender=Submission, submission=submission, detection=detection)
+        results[str(submission.pk)] = detection
+    return results
+
+
+def preprocess_batch(submissions, size):
+    """Read and decode each submission's image in the decoding pool: (pixels, ms) or the exception."""
+
+    def one(submission):
+        started = time.perf_counter()
+        try:
+            pixels = load_image(storage.read(submission.file), size)
+        except (OSError, ValueError) as exc:
+            return exc
+        return pixels, (time.perf_counter() - started) * 1000
+
+    return list(_decoding_pool().map(one, submissions))
+
+
+_pool = None
+
+
+def _decoding_pool():
+    # Created on first use, in the process that scores (never before a fork).
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="decode")
+    return _pool
 
 
 def classify(probability, version):

@@ -36,11 +36,16 @@ def _isolated_media(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _eager_celery():
     """Unit tests run tasks in-process; the e2e tests start a real worker instead."""
+    set_celery_eager(True)
+    yield
+    set_celery_eager(False)
+
+
+def set_celery_eager(eager):
     from config.celery import app
 
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
+    # The app reads Django settings under the CELERY namespace: the namespaced key is the one that counts.
+    app.conf.CELERY_TASK_ALWAYS_EAGER = eager
 
 
 def build_tiny_detector(path):

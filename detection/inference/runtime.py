@@ -1,18 +1,25 @@
 """Load detectors once per process and score preprocessed batches.
 
 Nothing here runs at import time: Celery's prefork pool forks its children from the parent, and
-TensorFlow initialised before a fork hangs in the children. The first task in each child loads the model.
+TensorFlow initialised before a fork hangs in the children. The first batch in each child loads the model.
+
+The runtime is a setting (`VERITY_INFERENCE_RUNTIME`): `onnx` (ONNX Runtime, the CPU default) uses the
+version's checked ONNX export and falls back to Keras until one exists; `keras` always uses Keras
+(GPU workers, where TensorFlow places the model on the GPU).
 """
 import logging
 import os
 import threading
 
 import numpy as np
+from django.conf import settings
+
+from . import export
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_loaded = {}  # (version id, artifact sha or path) -> Detector
+_loaded = {}  # (version id, artifact sha or path, runtime) -> Detector
 
 
 class ModelUnavailable(Exception):
@@ -20,26 +27,36 @@ class ModelUnavailable(Exception):
 
 
 class Detector:
-    """A loaded Keras model: probabilities of 'fake' for batches of (size, size, 3) float32 images."""
+    """A loaded detector: probabilities of 'fake' for batches of (size, size, 3) float32 images in [0, 255]."""
 
-    def __init__(self, model, input_size, temperature=1.0):
-        self.model = model
-        self.input_size = input_size
-        self.temperature = temperature
+    def __init__(self, version, runtime, predict_fn, keras_model=None):
+        self.version_id = version.pk
+        self.artifact_path = version.artifact_path
+        self.input_size = version.input_size
+        self.temperature = version.temperature
+        self.runtime = runtime
+        self._predict = predict_fn
+        self._keras_model = keras_model
+
+    @property
+    def model(self):
+        """The Keras model (loaded on first use when serving through ONNX), e.g. for Grad-CAM."""
+        if self._keras_model is None:
+            self._keras_model = load_keras_model(str(self.artifact_path))
+        return self._keras_model
 
     def predict(self, batch):
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim == 3:
             batch = batch[None]
-        # predict_on_batch runs the compiled graph (a plain model(x) call runs eagerly, ~10x slower here)
-        # without predict()'s per-call dataset setup, which dominates small batches.
-        raw = np.asarray(self.model.predict_on_batch(batch), dtype=np.float64).reshape(-1)
+        raw = np.asarray(self._predict(batch), dtype=np.float64).reshape(-1)
         if self.temperature != 1.0:
-            raw = _apply_temperature(raw, self.temperature)
+            raw = apply_temperature(raw, self.temperature)
         return raw
 
 
-def _apply_temperature(probabilities, temperature):
+def apply_temperature(probabilities, temperature):
+    """Temperature scaling of a sigmoid output: sigmoid(logit(p) / T)."""
     eps = 1e-7
     p = np.clip(probabilities, eps, 1 - eps)
     logits = np.log(p / (1 - p))
@@ -54,22 +71,56 @@ def load_keras_model(path):
     return keras.models.load_model(path, compile=False)
 
 
+def configured_runtime():
+    runtime = getattr(settings, "VERITY_INFERENCE_RUNTIME", "onnx")
+    if runtime not in ("onnx", "keras"):
+        raise ValueError(f"VERITY_INFERENCE_RUNTIME must be 'onnx' or 'keras', not {runtime!r}")
+    return runtime
+
+
+def _load(version, runtime):
+    path = version.artifact_path
+    if not path.exists():
+        raise ModelUnavailable(f"model file for {version.name} not found at {path}")
+    if runtime == "onnx":
+        info = export.existing_export(version.artifact_sha256)
+        if info is not None:
+            try:
+                onnx_model = export.OnnxModel(info.onnx_path)
+                return Detector(version, "onnx", onnx_model.predict)
+            except Exception as exc:  # a damaged export: serve with Keras rather than fail
+                logger.warning("ONNX export of %s unusable (%s); using Keras", version.name, exc)
+        else:
+            logger.info("no ONNX export for %s yet; using Keras", version.name)
+    try:
+        model = load_keras_model(str(path))
+    except Exception as exc:  # Keras raises many types for a damaged file
+        raise ModelUnavailable(f"model file for {version.name} cannot be loaded: {exc}") from exc
+    # predict_on_batch runs the compiled graph (a plain model(x) call runs eagerly, ~10x slower here)
+    # without predict()'s per-call dataset setup, which dominates small batches.
+    return Detector(version, "keras", model.predict_on_batch, keras_model=model)
+
+
 def get_detector(version):
-    """The loaded detector for a ModelVersion, loading it on first use in this process."""
-    key = (version.pk, version.artifact_sha256 or str(version.artifact_path))
+    """The loaded detector for a ModelVersion, loading it on first use in this process.
+
+    A version that fails to load raises ModelUnavailable and leaves the previously loaded one in place.
+    """
+    runtime = configured_runtime()
+    if runtime == "onnx" and export.existing_export(version.artifact_sha256) is None:
+        runtime = "keras"  # until the version's export exists; the key changes once it does
+    key = (version.pk, version.artifact_sha256 or str(version.artifact_path), runtime)
     with _lock:
         detector = _loaded.get(key)
         if detector is None:
-            path = version.artifact_path
-            if not path.exists():
-                raise ModelUnavailable(f"model file for {version.name} not found at {path}")
-            try:
-                model = load_keras_model(str(path))
-            except Exception as exc:  # Keras raises many types for a damaged file
-                raise ModelUnavailable(f"model file for {version.name} cannot be loaded: {exc}") from exc
-            detector = Detector(model, version.input_size, version.temperature)
-            # One model per process: drop versions that are no longer in use.
+            detector = _load(version, runtime)
+            # One model per process: drop versions that are no longer in use, once the new one works.
             _loaded.clear()
             _loaded[key] = detector
-            logger.info("loaded model %s from %s (pid %s)", version.name, path, os.getpid())
+            logger.info("loaded %s (%s runtime, pid %s)", version.name, detector.runtime, os.getpid())
         return detector
+
+
+def loaded_versions():
+    """Ids of the versions loaded in this process (for tests and diagnostics)."""
+    return [key[0] for key in _loaded]

@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.conftest import set_celery_eager
+
 READY_TIMEOUT_S = 90
 
 
@@ -74,9 +76,7 @@ class WorkerProcess:
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
     """Start `celery worker` in a child process; tasks are published for real (not eagerly)."""
-    from config.celery import app
-
-    app.conf.task_always_eager = False
+    set_celery_eager(False)
     worker = WorkerProcess(tmp_path / "worker.log")
     try:
         yield worker.start()
