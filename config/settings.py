@@ -4,6 +4,7 @@ With nothing set: SQLite, media on local disk, a Celery broker that needs no ser
 (kombu's SQLAlchemy transport on a SQLite file) and DEBUG on. Production and CI set
 DATABASE_URL, CELERY_BROKER_URL and the storage variables.
 """
+import os
 from pathlib import Path
 
 import environ
@@ -74,8 +75,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not :memory:, so that a worker process started by the tests sees the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A file, not :memory:, so that a worker process started by the tests sees the test database;
+    # one per test run, so that two runs at once do not destroy each other's.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

@@ -171,6 +171,7 @@ def score_many(submission_ids):
                 uncertain=detection.uncertain,
                 model_version=version.name,
                 runtime=detector.runtime,
+                batch_size=len(decoded),
             )
             submission_scored.send(sender=Submission, submission=submission, detection=detection)
         results[str(submission.pk)] = detection

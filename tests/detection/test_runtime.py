@@ -1,0 +1,138 @@
+"""The serving runtime: ONNX export parity, runtime choice, batches, promotions and broken artifacts."""
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from detection import services
+from detection.inference import export, runtime
+from detection.models import Submission
+from tests.conftest import make_image_bytes
+from training import registry
+
+
+@pytest.fixture
+def tiny_conv_model(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    path = tmp_path / "conv.keras"
+    keras.Model(inputs, outputs).save(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtime(settings, tmp_path):
+    settings.VERITY_MODELS_DIR = tmp_path / "models"
+    runtime._loaded.clear()
+    yield
+    runtime._loaded.clear()
+
+
+def test_the_onnx_export_agrees_with_keras(tiny_conv_model):
+    import keras
+
+    info = export.export_onnx(tiny_conv_model, "abc123")
+    batch = np.random.default_rng(5).uniform(0, 255, (6, 32, 32, 3)).astype(np.float32)
+    expected = keras.models.load_model(tiny_conv_model).predict_on_batch(batch).reshape(-1)
+    got = export.OnnxModel(info.onnx_path).predict(batch)
+    assert np.max(np.abs(expected - got)) < 1e-5
+    assert info.max_abs_diff <= export.MAX_ABS_DIFF
+    assert export.existing_export("abc123") == info
+
+
+def test_an_export_that_disagrees_with_keras_is_refused(tiny_conv_model):
+    original = export.OnnxModel.predict
+    with mock.patch.object(export.OnnxModel, "predict", lambda self, b: original(self, b) + 1e-3):
+        with pytest.raises(export.ExportRefused, match="disagree"):
+            export.export_onnx(tiny_conv_model, "drifting")
+    assert export.existing_export("drifting") is None
+
+
+def test_workers_serve_with_onnx_once_the_export_exists(db, tiny_conv_model, settings):
+    settings.VERITY_INFERENCE_RUNTIME = "onnx"
+    version = registry.activate(registry.register(name="conv", artifact=tiny_conv_model, input_size=32, is_trained=True))
+    assert runtime.get_detector(version).runtime == "keras"  # no export yet: Keras serves meanwhile
+    export.export_onnx(tiny_conv_model, version.artifact_sha256)
+    detector = runtime.get_detector(version)
+    assert detector.runtime == "onnx"
+    batch = np.full((2, 32, 32, 3), 200, dtype=np.float32)
+    assert np.allclose(detector.predict(batch), detector.model.predict_on_batch(batch).reshape(-1), atol=1e-5)
+
+
+def test_the_keras_runtime_ignores_exports(db, tiny_conv_model, settings):
+    settings.VERITY_INFERENCE_RUNTIME = "keras"
+    version = registry.activate(registry.register(name="conv", artifact=tiny_conv_model, input_size=32, is_trained=True))
+    export.export_onnx(tiny_conv_model, version.artifact_sha256)
+    assert runtime.get_detector(version).runtime == "keras"
+
+
+def submit_many(n, journalist, color=(220, 20, 20)):
+    return [
+        services.submit(data=make_image_bytes(color=(color[0], color[1], i)), name=f"{i}.jpg", uploader=journalist, enqueue=False)
+        for i in range(n)
+    ]
+
+
+def test_a_batch_runs_the_model_once_for_all_its_images(active_model, journalist):
+    submissions = submit_many(5, journalist)
+    detector = runtime.get_detector(active_model)
+    with mock.patch.object(detector, "predict", wraps=detector.predict) as predict:
+        results = services.score_many([s.pk for s in submissions])
+    assert predict.call_count == 1 and predict.call_args.args[0].shape == (5, 32, 32, 3)
+    assert all(d.label == "fake" for d in results.values())
+
+
+def test_one_unreadable_image_fails_alone_and_the_rest_of_the_batch_is_scored(active_model, journalist):
+    from django.core.files.storage import default_storage
+
+    good, bad = submit_many(2, journalist)
+    default_storage.delete(bad.file)
+    results = services.score_many([good.pk, bad.pk])
+    assert results[str(good.pk)].label == "fake" and results[str(bad.pk)] is None
+    bad.refresh_from_db()
+    assert bad.status == Submission.Status.FAILED and "could not be read" in bad.failure_reason
+
+
+def test_the_batch_task_scores_every_request_it_is_given(active_model, journalist):
+    from types import SimpleNamespace
+
+    from detection.tasks import score_submission
+
+    submissions = submit_many(3, journalist)
+    requests = [SimpleNamespace(args=(str(s.pk),)) for s in submissions]  # what celery-batches hands the task
+    with mock.patch("detection.services.score_many", wraps=services.score_many) as score_many:
+        score_submission.run(requests)
+    score_many.assert_called_once_with([str(s.pk) for s in submissions])
+    assert set(Submission.objects.values_list("status", flat=True)) == {"scored"}
+
+
+def test_a_promotion_is_picked_up_at_the_next_batch(active_model, journalist, tiny_conv_model):
+    first, second = submit_many(2, journalist)
+    services.score_many([first.pk])
+    assert runtime.loaded_versions() == [active_model.pk]
+    newer = registry.activate(registry.register(name="conv-2", artifact=tiny_conv_model, input_size=32, is_trained=True))
+    detection = services.score_many([second.pk])[str(second.pk)]
+    assert detection.model_version == newer and runtime.loaded_versions() == [newer.pk]
+
+
+def test_a_broken_artifact_fails_its_batch_and_keeps_the_previous_model_loaded(active_model, journalist, tmp_path):
+    first, second = submit_many(2, journalist)
+    services.score_many([first.pk])
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a model")
+    registry.activate(registry.register(name="broken", artifact=broken, input_size=32, is_trained=True))
+    assert services.score_many([second.pk]) == {str(second.pk): None}
+    second.refresh_from_db()
+    assert second.status == Submission.Status.FAILED and "cannot be loaded" in second.failure_reason
+    assert runtime.loaded_versions() == [active_model.pk]
+    # Rolling back to the working version serves at once, without reloading.
+    registry.activate(active_model)
+    with mock.patch("detection.inference.runtime.load_keras_model") as load:
+        assert services.score_many([second.pk])[str(second.pk)].model_version == active_model
+    load.assert_not_called()
