@@ -25,8 +25,9 @@ def database_url():
 
 
 class WorkerProcess:
-    def __init__(self, log_path):
+    def __init__(self, log_path, **extra_env):
         self.log_path = log_path
+        self.extra_env = extra_env
         self.proc = None
 
     def start(self):
@@ -35,6 +36,7 @@ class WorkerProcess:
             DATABASE_URL=database_url(),
             MEDIA_ROOT=str(settings.MEDIA_ROOT),
             CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+            **self.extra_env,
         )
         cmd = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
@@ -74,16 +76,28 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """Start `celery worker` in a child process; tasks are published for real (not eagerly)."""
+def start_worker(transactional_db, tmp_path):
+    """Start `celery worker` processes (with extra environment variables); tasks are published for real."""
     set_celery_eager(False)
-    worker = WorkerProcess(tmp_path / "worker.log")
+    workers = []
+
+    def start(**extra_env):
+        worker = WorkerProcess(tmp_path / f"worker-{len(workers)}.log", **extra_env)
+        workers.append(worker)
+        return worker.start()
+
     try:
-        yield worker.start()
+        yield start
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
         # Release connections so that the test database can be flushed and dropped.
         connection.close()
+
+
+@pytest.fixture
+def celery_worker_process(start_worker):
+    return start_worker()
 
 
 def wait_for(predicate, timeout, what, worker=None):

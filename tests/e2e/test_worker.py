@@ -48,3 +48,22 @@ def test_a_task_whose_worker_is_killed_is_redelivered_and_scored_once(celery_wor
     assert Detection.objects.filter(submission=submission).count() == 1
     assert celery_worker_process.proc.poll() is None, "the worker itself must survive a lost child"
     assert "WorkerLostError" in celery_worker_process.output() or "signal 9" in celery_worker_process.output()
+
+
+def test_the_worker_scores_in_batches_no_larger_than_the_setting(start_worker, journalist, active_model):
+    from django.db import transaction
+
+    from audit.models import AuditEvent
+
+    worker = start_worker(VERITY_BATCH_SIZE="4", VERITY_BATCH_WAIT_MS="500")
+    with transaction.atomic():  # ten uploads committed at once: their tasks reach the worker together
+        submissions = [
+            services.submit(data=make_image_bytes(color=(200, 10, i)), name=f"{i}.jpg", uploader=journalist)
+            for i in range(10)
+        ]
+    wait_for(
+        lambda: Submission.objects.filter(status="scored").count() == 10, 120, "ten verdicts", worker
+    )
+    sizes = [e.data["batch_size"] for e in AuditEvent.objects.filter(action="submission.scored")]
+    assert len(sizes) == 10 and max(sizes) <= 4 and max(sizes) > 1, sizes
+    assert {s.pk for s in submissions} == set(Detection.objects.values_list("submission_id", flat=True))
