@@ -14,6 +14,7 @@ from training import registry
 from training.preprocessing import load_image
 
 from . import storage
+from .inference import export
 from .inference.runtime import ModelUnavailable, get_detector
 from .models import Detection, Submission
 from .signals import submission_scored
@@ -256,3 +257,24 @@ def visible_submissions(user):
     if user.organisation_id is None:
         return qs.filter(uploader=user)
     return qs.filter(organisation_id=user.organisation_id)
+
+
+def export_for_serving(version_id, actor=None):
+    """Export a version to ONNX, checked against Keras; returns ExportInfo, or None when refused or gone.
+
+    Until the export exists, workers serve the version with Keras.
+    """
+    version = registry.ModelVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return None
+    info = export.existing_export(version.artifact_sha256)
+    if info is not None:
+        return info
+    try:
+        info = export.export_onnx(version.artifact_path, version.artifact_sha256)
+    except export.ExportRefused as exc:
+        audit.record(actor, "model.export_refused", version, reason=str(exc))
+        logger.warning("export of %s refused: %s", version.name, exc)
+        return None
+    audit.record(actor, "model.exported", version, runtime="onnx", max_abs_diff=info.max_abs_diff)
+    return info

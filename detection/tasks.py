@@ -54,3 +54,18 @@ def requeue_pending_submissions(sender=None, **kwargs):
     finally:
         # This runs in the worker's parent process: never hand an open connection to forked children.
         db.connections.close_all()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=300, time_limit=360)
+def compute_evidence(submission_id, heatmap=None):
+    """Heatmap, faces, metadata, Content Credentials and error levels of one submission (default queue)."""
+    from .forensics import run
+
+    evidence = run.compute(submission_id, heatmap_requested=heatmap)
+    return evidence.pk if evidence else None
+
+
+@shared_task(acks_late=True)
+def export_model_version(version_id):
+    """Export a model version to ONNX for the CPU workers (default queue); nothing to do if already exported."""
+    services.export_for_serving(version_id)

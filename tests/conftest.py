@@ -31,6 +31,8 @@ def image_bytes():
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Exporting every promoted test model to ONNX would cost tens of seconds each; tests that need it ask.
+    settings.VERITY_EXPORT_ON_PROMOTE = False
 
 
 @pytest.fixture(autouse=True)

@@ -2,11 +2,16 @@
 import hashlib
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 import audit
 
 from .models import ModelVersion
+
+
+# Sent inside activate()'s transaction: kwargs version, previous. Detection exports the version for serving.
+version_activated = Signal()
 
 
 class NoActiveModel(Exception):
@@ -53,6 +58,7 @@ def activate(version, actor=None):
         version.activated_by = actor if _is_user(actor) else None
         version.save(update_fields=["status", "activated_at", "activated_by"])
         audit.record(actor, "model.promoted", version, previous=previous.name if previous else None)
+        version_activated.send(sender=ModelVersion, version=version, previous=previous)
     return version
 
 

@@ -136,3 +136,18 @@ def test_a_broken_artifact_fails_its_batch_and_keeps_the_previous_model_loaded(a
     with mock.patch("detection.inference.runtime.load_keras_model") as load:
         assert services.score_many([second.pk])[str(second.pk)].model_version == active_model
     load.assert_not_called()
+
+
+def test_a_promotion_exports_the_version_for_serving(
+    db, tiny_conv_model, settings, django_capture_on_commit_callbacks
+):
+    from audit.models import AuditEvent
+
+    settings.VERITY_EXPORT_ON_PROMOTE = True
+    version = registry.register(name="conv", artifact=tiny_conv_model, input_size=32, is_trained=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.activate(version)
+    info = export.existing_export(version.artifact_sha256)
+    assert info is not None and info.max_abs_diff <= export.MAX_ABS_DIFF
+    assert AuditEvent.objects.get(action="model.exported").data["runtime"] == "onnx"
+    assert runtime.get_detector(version).runtime == "onnx"
