@@ -162,6 +162,8 @@ VERITY_BATCH_SIZE = env.int("VERITY_BATCH_SIZE", default=16)
 VERITY_BATCH_WAIT_MS = env.int("VERITY_BATCH_WAIT_MS", default=50)
 # onnx (ONNX Runtime, CPU workers) or keras (TensorFlow; GPU workers).
 VERITY_INFERENCE_RUNTIME = env.str("VERITY_INFERENCE_RUNTIME", default="onnx")
+# Export every promoted version to ONNX (a default-queue task); workers use Keras until the export exists.
+VERITY_EXPORT_ON_PROMOTE = env.bool("VERITY_EXPORT_ON_PROMOTE", default=True)
 # A worker must hold a whole batch of unacknowledged messages for celery-batches to fill it.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=VERITY_BATCH_SIZE)
 CELERY_TASK_DEFAULT_QUEUE = "default"
