@@ -164,6 +164,8 @@ VERITY_BATCH_WAIT_MS = env.int("VERITY_BATCH_WAIT_MS", default=50)
 VERITY_INFERENCE_RUNTIME = env.str("VERITY_INFERENCE_RUNTIME", default="onnx")
 # Export every promoted version to ONNX (a default-queue task); workers use Keras until the export exists.
 VERITY_EXPORT_ON_PROMOTE = env.bool("VERITY_EXPORT_ON_PROMOTE", default=True)
+# Serve the int8 variant where one exists and lost no more than 0.005 test AUC (`manage.py quantize_model`).
+VERITY_REDUCED_PRECISION = env.bool("VERITY_REDUCED_PRECISION", default=True)
 # A worker must hold a whole batch of unacknowledged messages for celery-batches to fill it.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=VERITY_BATCH_SIZE)
 CELERY_TASK_DEFAULT_QUEUE = "default"

@@ -14,7 +14,7 @@ import threading
 import numpy as np
 from django.conf import settings
 
-from . import export
+from . import export, quantize
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ def _load(version, runtime):
     path = version.artifact_path
     if not path.exists():
         raise ModelUnavailable(f"model file for {version.name} not found at {path}")
+    if runtime == "onnx-int8":
+        return Detector(version, runtime, export.OnnxModel(quantize.existing_reduced(version.artifact_sha256).onnx_path).predict)
     if runtime == "onnx":
         info = export.existing_export(version.artifact_sha256)
         if info is not None:
@@ -107,8 +109,13 @@ def get_detector(version):
     A version that fails to load raises ModelUnavailable and leaves the previously loaded one in place.
     """
     runtime = configured_runtime()
-    if runtime == "onnx" and export.existing_export(version.artifact_sha256) is None:
-        runtime = "keras"  # until the version's export exists; the key changes once it does
+    if runtime == "onnx":
+        if export.existing_export(version.artifact_sha256) is None:
+            runtime = "keras"  # until the version's export exists; the key changes once it does
+        elif getattr(settings, "VERITY_REDUCED_PRECISION", False):
+            reduced = quantize.existing_reduced(version.artifact_sha256)
+            if reduced is not None and reduced.approved:
+                runtime = "onnx-int8"
     key = (version.pk, version.artifact_sha256 or str(version.artifact_path), runtime)
     with _lock:
         detector = _loaded.get(key)

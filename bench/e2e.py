@@ -1,0 +1,186 @@
+"""End to end: images submitted through the service layer, scored by a real Celery worker on Redis.
+
+    .venv/bin/python bench/e2e.py [-n 200] [--rate 20] [--broker redis://127.0.0.1:6379/9] [--json out.json]
+
+Measures, in one run: the raw model throughput of the worker's runtime (same batch size, in this process),
+end-to-end throughput for a burst of N uploads, and latency from upload to stored verdict (p50, p95, max)
+at a steady upload rate. Without --broker it starts a private redis-server on a free port (the embedded
+SQLite broker's polling would dominate latency). Everything runs in a temporary folder with its own
+SQLite database unless --database-url is given.
+"""
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import DEFAULT_DATASET, ROOT, images_per_second, print_table, write_json
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(workdir):
+    if not shutil.which("redis-server"):
+        sys.exit("no --broker given and no redis-server installed: pass --broker redis://HOST:PORT/DB")
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
+    sys.exit("redis-server did not start")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=200, help="images per phase")
+    parser.add_argument("--rate", type=float, default=20.0, help="uploads per second in the latency phase")
+    parser.add_argument("--broker", help="Redis URL (default: start a private redis-server)")
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--model", help=".keras file (default: the shipped default model)")
+    parser.add_argument("--dataset", default=str(DEFAULT_DATASET), help="images come from its test split")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="verity-e2e-"))
+    redis_proc = None
+    if not args.broker:
+        redis_proc, args.broker = start_redis(workdir)
+    os.environ.update(
+        DATABASE_URL=args.database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
+        CELERY_BROKER_URL=args.broker,
+        VERITY_VAR_DIR=str(workdir / "var"),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from detection import services
+    from detection.inference import runtime
+    from detection.models import Submission
+    from training import registry
+    from training.datasets import load_dataset
+    from training.defaults import ensure_default_model
+    from training.preprocessing import load_image
+
+    worker = None
+    try:
+        call_command("migrate", verbosity=0)
+        if args.model:
+            version = registry.activate(
+                registry.register(name=Path(args.model).stem, artifact=Path(args.model).resolve(), is_trained=True,
+                                  input_size=runtime.load_keras_model(args.model).input_shape[1])
+            )  # fmt: skip
+        else:
+            version, _ = ensure_default_model()
+        services.export_for_serving(version.pk)
+        test = load_dataset(args.dataset).split("test")
+        files = [(Path(s.path).name, Path(s.path).read_bytes()) for s in test]
+
+        # Raw throughput of the runtime the worker will use, at the worker's batch size.
+        detector = runtime.get_detector(version)
+        batch = np.stack([load_image(data, version.input_size) for _, data in files[: settings.VERITY_BATCH_SIZE]])
+        raw_img_s = images_per_second(detector.predict, batch)
+        runtime_name = detector.runtime
+        runtime._loaded.clear()
+        del detector
+
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference,default",
+             "--concurrency", "1", "-l", "warning", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "worker.log", "w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+        def wait_all(ids, timeout=600):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if Submission.objects.filter(pk__in=ids, status__in=["scored", "failed"]).count() == len(ids):
+                    return
+                time.sleep(0.02)
+            sys.exit(f"timed out; worker log in {workdir / 'worker.log'}")
+
+        def submit(i):
+            name, data = files[i % len(files)]
+            return services.submit(data=data, name=name, source=Submission.Source.API).pk
+
+        wait_all([submit(0)], timeout=300)  # warm-up: the worker loads the model
+
+        # Burst: N uploads as fast as the service layer takes them; throughput until the last verdict.
+        started = time.perf_counter()
+        burst = [submit(i) for i in range(args.n)]
+        wait_all(burst)
+        e2e_img_s = args.n / (time.perf_counter() - started)
+
+        # Steady rate: latency from upload to stored verdict.
+        steady, interval, t0 = [], 1.0 / args.rate, time.perf_counter()
+        for i in range(args.n):
+            delay = t0 + i * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            steady.append(submit(i))
+        wait_all(steady)
+        latencies = np.array(
+            [s.detections.get().total_ms for s in Submission.objects.filter(pk__in=steady).prefetch_related("detections")]
+        )
+        failed = Submission.objects.filter(status="failed").count()
+    finally:
+        if worker:
+            worker.terminate()
+            worker.wait(timeout=30)
+        if redis_proc:
+            redis_proc.terminate()
+
+    figures = {
+        "runtime": runtime_name,
+        "batch_size": settings.VERITY_BATCH_SIZE,
+        "batch_wait_ms": settings.VERITY_BATCH_WAIT_MS,
+        "n": args.n,
+        "rate": args.rate,
+        "raw_img_s": raw_img_s,
+        "e2e_img_s": e2e_img_s,
+        "e2e_ratio_to_raw": e2e_img_s / raw_img_s,
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p95_ms": float(np.percentile(latencies, 95)),
+        "max_ms": float(latencies.max()),
+        "failed": failed,
+    }
+    print(f"model {version.name}, runtime {runtime_name}, batches of up to {settings.VERITY_BATCH_SIZE} "
+          f"or {settings.VERITY_BATCH_WAIT_MS} ms, broker {args.broker}\n")  # fmt: skip
+    print_table(
+        ["measure", "value"],
+        [
+            ["raw model img/s (same runtime, same batch)", f"{raw_img_s:.1f}"],
+            [f"end-to-end img/s (burst of {args.n})", f"{e2e_img_s:.1f}"],
+            ["end-to-end / raw", f"{e2e_img_s / raw_img_s:.2f}"],
+            [f"latency p50 ms (steady {args.rate:g}/s)", f"{figures['p50_ms']:.0f}"],
+            ["latency p95 ms", f"{figures['p95_ms']:.0f}"],
+            ["latency max ms", f"{figures['max_ms']:.0f}"],
+            ["failed", failed],
+        ],
+    )
+    write_json(args.json, figures)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
