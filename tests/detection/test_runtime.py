@@ -151,3 +151,56 @@ def test_a_promotion_exports_the_version_for_serving(
     assert info is not None and info.max_abs_diff <= export.MAX_ABS_DIFF
     assert AuditEvent.objects.get(action="model.exported").data["runtime"] == "onnx"
     assert runtime.get_detector(version).runtime == "onnx"
+
+
+def _labelled_images(n=40):
+    """Bright images labelled fake, dark ones real: the tiny conv model separates them somewhat."""
+    rng = np.random.default_rng(3)
+    labels = np.arange(n) % 2
+    images = np.stack([rng.uniform(0, 120, (32, 32, 3)) + 130 * label for label in labels]).astype(np.float32)
+    return images, labels
+
+
+@pytest.fixture
+def brightness_model(tmp_path):
+    """A conv model whose output rises with brightness (fixed weights), so AUC on _labelled_images is high."""
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = keras.layers.Conv2D(2, 3, activation="relu", name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="head")(x)
+    model = keras.Model(inputs, outputs)
+    kernel = np.random.default_rng(0).normal(0.05, 0.1, (3, 3, 3, 2)).astype(np.float32)
+    model.get_layer("conv").set_weights([kernel, np.full(2, 0.2, np.float32)])
+    model.get_layer("head").set_weights([np.full((2, 1), 3.0, dtype=np.float32), np.array([-3.0], np.float32)])
+    path = tmp_path / "brightness.keras"
+    model.save(path)
+    return path
+
+
+def test_the_int8_variant_is_judged_on_test_auc_and_served_only_when_approved(db, brightness_model, settings):
+    import json
+
+    from detection.inference import quantize
+
+    version = registry.activate(registry.register(name="bright", artifact=brightness_model, input_size=32, is_trained=True))
+    fp32 = export.export_onnx(brightness_model, version.artifact_sha256)
+    images, labels = _labelled_images()
+    info = quantize.quantize_int8(fp32, images, images, labels)
+    assert info.fp32_auc > 0.95 and abs(info.auc_delta - (info.fp32_auc - info.reduced_auc)) < 1e-12
+    assert info.approved == (info.auc_delta <= quantize.MAX_AUC_LOSS)
+    int8 = export.OnnxModel(info.onnx_path).predict(images)
+    # A two-channel toy averages out little quantisation error; real detectors agree far more closely.
+    assert np.max(np.abs(int8 - export.OnnxModel(fp32.onnx_path).predict(images))) < 0.1
+    assert info.max_probability_diff < 0.1
+
+    settings.VERITY_REDUCED_PRECISION = True
+    _, info_path = quantize.reduced_paths(version.artifact_sha256)
+    for approved, expected in ((True, "onnx-int8"), (False, "onnx")):
+        info_path.write_text(json.dumps(dict(json.loads(info_path.read_text()), approved=approved)))
+        assert runtime.get_detector(version).runtime == expected
+    settings.VERITY_REDUCED_PRECISION = False
+    info_path.write_text(json.dumps(dict(json.loads(info_path.read_text()), approved=True)))
+    assert runtime.get_detector(version).runtime == "onnx"
