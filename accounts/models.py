@@ -80,3 +80,45 @@ class User(AbstractUser):
     @property
     def role_names(self):
         return sorted(self.groups.values_list("name", flat=True))
+
+
+class ApiKey(models.Model):
+    """A partner organisation's key for the REST API (`Authorization: Bearer <key>`).
+
+    Only a SHA-256 hash of the key is stored, beside a visible prefix that names it in lists and logs;
+    the key itself is shown once, when it is made (`accounts.api_keys.create_api_key`).
+    """
+
+    class Scope(models.TextChoices):
+        SUBMIT = "submit", "Submit images"
+        READ = "read", "Read results"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="what the key is for, e.g. 'production ingest'")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+        permissions = [("manage_organisation_api_keys", "Can create and revoke their own organisation's API keys")]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.organisation}: {self.name})"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+    def has_scope(self, scope):
+        return scope in self.scopes

@@ -14,6 +14,8 @@ ROLE_PERMISSIONS = {
         "detection.view_detection",
         "detection.view_all_submissions",
         "audit.view_auditevent",
+        "review.view_reviewitem",
+        "review.review_items",
     ],
     Role.ADMIN: [
         "detection.view_submission",
@@ -26,6 +28,18 @@ ROLE_PERMISSIONS = {
         "accounts.change_user",
         "accounts.view_organisation",
         "accounts.change_organisation",
+        "review.view_reviewitem",
+        "review.review_items",
+        "review.resolve_reviews",
+        "review.export_decisions",
+        # Partner API: admins make and revoke keys, see webhook deliveries and resend them.
+        "accounts.view_apikey",
+        "accounts.add_apikey",
+        "accounts.change_apikey",
+        "detection.view_webhookdelivery",
+        "detection.change_webhookdelivery",
+        "detection.view_webhooksigningsecret",
+        "detection.change_webhooksigningsecret",
     ],
 }
 

@@ -7,7 +7,7 @@ from .models import AuditEvent
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail can be searched, never edited."""
 
-    list_display = ("created_at", "actor_label", "action", "target_type", "target_id", "target_label")
+    list_display = ("id", "created_at", "actor_label", "action", "target_type", "target_id", "target_label")
     list_filter = ("action", "target_type", "created_at")
     search_fields = ("actor_label", "action", "target_id", "target_label")
     date_hierarchy = "created_at"

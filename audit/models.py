@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class AppendOnlyError(Exception):
@@ -7,9 +8,13 @@ class AppendOnlyError(Exception):
 
 
 class AuditEvent(models.Model):
-    """One thing that happened, who did it and to what. Never updated, never deleted."""
+    """One thing that happened, who did it and to what. Never updated, never deleted.
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    Events form a hash chain (see `audit.chain`); on PostgreSQL a trigger refuses UPDATE and DELETE.
+    """
+
+    # Set by audit.record() before hashing, since the timestamp is part of the hash.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -20,10 +25,17 @@ class AuditEvent(models.Model):
     target_id = models.CharField(max_length=64, blank=True, db_index=True)
     target_label = models.CharField(max_length=255, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # The previous event's hash (all zeros for the first event) and this event's own hash.
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["target_type", "target_id"])]
+        constraints = [
+            # Two events can never follow the same one: a concurrent writer that raced would fork the chain.
+            models.UniqueConstraint(fields=["prev_hash"], name="audit_event_one_successor"),
+        ]
 
     def __str__(self):
         who = self.actor_label or "system"

@@ -106,7 +106,9 @@ def main():
         del detector
 
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference,default",
+            # The inference queue only, as an inference worker is deployed: forensic evidence (default
+            # queue) runs on other workers and is not part of time-to-verdict.
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference",
              "--concurrency", "1", "-l", "warning", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "worker.log", "w"), stderr=subprocess.STDOUT,
         )  # fmt: skip

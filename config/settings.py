@@ -198,3 +198,61 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Partner REST API (detection.api): keys, errors, schema, limits.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["detection.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env.str("VERITY_API_KEY_RATE", default="120/min"),
+        "organisation": env.str("VERITY_API_ORGANISATION_RATE", default="600/min"),
+    },
+}
+DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Verity partner API",
+    "DESCRIPTION": "Submit images, read versioned detection results, receive signed webhooks. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
+        "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
+        "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",
+        "ErrorCode401Enum": "drf_standardized_errors.openapi_serializers.ErrorCode401Enum.choices",
+        "ErrorCode403Enum": "drf_standardized_errors.openapi_serializers.ErrorCode403Enum.choices",
+        "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
+        "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
+        "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
+        "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
+        "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
+        "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "detection.api.schema.describe_list_item_error_attrs",
+    ],
+}
+# Throttle counters must be shared by every web process: Redis when the broker is Redis, else this process.
+_default_cache_url = CELERY_BROKER_URL.replace("redis://", "rediscache://", 1) if CELERY_BROKER_URL.startswith("redis://") else "locmemcache://"
+CACHES = {"default": env.cache("CACHE_URL", default=_default_cache_url)}
+VERITY_API_DAILY_QUOTA = env.int("VERITY_API_DAILY_QUOTA", default=10_000)  # submissions per organisation per UTC day
+VERITY_API_MAX_BATCH = env.int("VERITY_API_MAX_BATCH", default=20)
+VERITY_API_IDEMPOTENCY_HOURS = env.int("VERITY_API_IDEMPOTENCY_HOURS", default=24)
+VERITY_API_FETCH_TIMEOUT = env.float("VERITY_API_FETCH_TIMEOUT", default=10.0)  # seconds for a whole URL fetch
+VERITY_API_FETCH_MAX_REDIRECTS = env.int("VERITY_API_FETCH_MAX_REDIRECTS", default=3)
+# Tests only: lets the URL fetcher and webhooks reach 127.0.0.0/8, where the tests run their servers.
+VERITY_API_FETCH_ALLOW_LOOPBACK = False
+VERITY_WEBHOOK_TIMEOUT = env.float("VERITY_WEBHOOK_TIMEOUT", default=10.0)
+VERITY_WEBHOOK_MAX_ATTEMPTS = env.int("VERITY_WEBHOOK_MAX_ATTEMPTS", default=8)
+VERITY_WEBHOOK_BACKOFF_SECONDS = env.int("VERITY_WEBHOOK_BACKOFF_SECONDS", default=30)  # doubled after each failure
+
+# Review: which scored images go to the moderator queue (any of fake, uncertain, requested: the uploader
+# asked for a review), and how long a moderator's claim on an item lasts before it returns to the queue.
+VERITY_REVIEW_ROUTES = env.list("VERITY_REVIEW_ROUTES", default=["fake", "uncertain", "requested"])
+VERITY_REVIEW_CLAIM_MINUTES = env.int("VERITY_REVIEW_CLAIM_MINUTES", default=15)

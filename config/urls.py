@@ -1,12 +1,24 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="detection:submission-list", permanent=False)),
     path("accounts/", include("accounts.urls")),
     path("submissions/", include("detection.urls")),
+    path("review/", include("review.urls")),
+    path("audit/", include("audit.urls")),
+    path("training/", include("training.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("detection.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", authentication_classes=[], permission_classes=[AllowAny]),
+        name="api-docs",
+    ),
 ]
 
 admin.site.site_header = "Verity administration"

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from .models import Detection, Submission
+from . import webhooks
+from .models import Detection, Submission, WebhookAttempt, WebhookDelivery, WebhookSigningSecret
 
 
 class DetectionInline(admin.TabularInline):
@@ -39,6 +40,58 @@ class DetectionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("submission", "model_version")
+
+    def has_add_permission(self, request):
+        return False
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("number", "started_at", "duration_ms", "response_status", "response_body", "error")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Every webhook sent, with every attempt; an admin can send one again."""
+
+    list_display = ("event", "url", "organisation", "status", "attempt_count", "created_at", "delivered_at", "next_attempt_at")
+    list_filter = ("status", "event", "organisation")
+    search_fields = ("url", "submission__id", "id")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    inlines = [WebhookAttemptInline]
+    actions = ["resend_deliveries"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("organisation", "submission")
+
+    @admin.action(description="Send the selected webhooks again")
+    def resend_deliveries(self, request, queryset):
+        for delivery in queryset:
+            webhooks.resend(delivery, actor=request.user)
+        self.message_user(request, f"Queued {queryset.count()} webhook(s) again.")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WebhookSigningSecret)
+class WebhookSigningSecretAdmin(admin.ModelAdmin):
+    list_display = ("organisation", "created_at", "rotated_at")
+    readonly_fields = ("organisation", "secret", "created_at", "rotated_at")
+    actions = ["rotate_secrets"]
+
+    @admin.action(description="Rotate the selected signing secrets")
+    def rotate_secrets(self, request, queryset):
+        for secret in queryset.select_related("organisation"):
+            webhooks.rotate_signing_secret(secret.organisation, actor=request.user)
+        self.message_user(request, "Rotated; tell the partners to fetch the new secret.")
 
     def has_add_permission(self, request):
         return False

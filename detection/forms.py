@@ -28,3 +28,8 @@ class MultipleImageField(forms.FileField):
 
 class UploadForm(forms.Form):
     images = MultipleImageField(label="Images", help_text="JPEG, PNG or WebP, up to 20 MB each. Choose several at once.")
+    request_review = forms.BooleanField(
+        required=False,
+        label="Ask a moderator to review these images",
+        help_text="A moderator looks at them whatever the detector says.",
+    )

@@ -64,6 +64,9 @@ class Submission(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
 
+    # Partner API: where the signed webhook goes when the result is ready or the verdict changes.
+    callback_url = models.URLField(max_length=2000, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
         permissions = [("view_all_submissions", "Can view submissions of every organisation")]
@@ -84,6 +87,11 @@ class Submission(models.Model):
     @property
     def is_finished(self):
         return self.status in (self.Status.SCORED, self.Status.FAILED)
+
+    @property
+    def is_settled(self):
+        """Nothing more will change by itself: scored or failed, and not waiting for a moderator."""
+        return self.is_finished and self.review_state != ReviewState.OPEN
 
     @property
     def latest_detection(self):
@@ -117,3 +125,140 @@ class Detection(models.Model):
 
     def __str__(self):
         return f"{self.label} {self.probability:.3f} ({self.model_version})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to an API request sent with an `Idempotency-Key`, replayed to retries of it."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of what was asked (fields and file hashes): the same key with a different request is refused.
+    fingerprint = models.CharField(max_length=64)
+    # Null while the first request is still being handled.
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "key"], name="one_response_per_idempotency_key")]
+
+    def __str__(self):
+        return f"{self.organisation_id}:{self.key}"
+
+
+class WebhookSigningSecret(models.Model):
+    """The secret an organisation's webhooks are signed with (HMAC-SHA256); partners verify with it."""
+
+    organisation = models.OneToOneField("accounts.Organisation", on_delete=models.CASCADE, related_name="webhook_secret")
+    secret = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"webhook secret of {self.organisation}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to send to one callback URL; every attempt at sending it is a WebhookAttempt."""
+
+    class Event(models.TextChoices):
+        SCORED = "submission.scored", "Result ready"
+        VERDICT_CHANGED = "submission.verdict_changed", "Verdict changed by a moderator"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    event = models.CharField(max_length=40, choices=Event.choices)
+    url = models.URLField(max_length=2000)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"{self.event} to {self.url} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One try at POSTing a delivery: what the callback answered, or why it could not be reached."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.FloatField()
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, help_text="the first kilobyte of the answer")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_row_per_webhook_attempt")]
+
+    def __str__(self):
+        return f"attempt {self.number}: {self.response_status or self.error[:40]}"
+
+    @property
+    def succeeded(self):
+        return self.response_status is not None and 200 <= self.response_status < 300
+
+
+class Evidence(models.Model):
+    """Forensic signals shown beside the detector's score: one row per submission, recomputed per model version.
+
+    Each signal is a JSON object with at least `status` (ok, not_applicable, skipped, error, timeout) and, when
+    it did not finish, `error`. Derivative images are storage names; none of them carries EXIF or GPS.
+    Written only by `detection.forensics.run`; read through `detection.forensics.summary`.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being computed"
+        DONE = "done", "Done"
+
+    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, related_name="evidence")
+    # The detection whose model produced the heatmap and face scores; file-only signals do not depend on it.
+    detection = models.ForeignKey(Detection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    heatmap = models.JSONField(default=dict, blank=True)
+    faces = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_credentials = models.JSONField(default=dict, blank=True)
+    error_levels = models.JSONField(default=dict, blank=True)
+    heatmap_image = models.CharField(max_length=255, blank=True)
+    faces_image = models.CharField(max_length=255, blank=True)
+    ela_image = models.CharField(max_length=255, blank=True)
+    noise_image = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "evidence"
+
+    def __str__(self):
+        return f"evidence for {self.submission_id} ({self.status})"
+
+    def image_name(self, kind):
+        """Storage name of one derivative image (heatmap, faces, ela, noise), or '' when there is none."""
+        return getattr(self, f"{kind}_image", "") if kind in EVIDENCE_IMAGE_KINDS else ""
+
+    @property
+    def as_summary(self):
+        """The JSON-safe summary the portal, review and API show (see detection.forensics.summary)."""
+        from .forensics.summary import evidence_summary
+
+        return evidence_summary(self)
+
+
+EVIDENCE_IMAGE_KINDS = ("heatmap", "faces", "ela", "noise")

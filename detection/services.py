@@ -34,7 +34,9 @@ class UploadResult:
     rejected: list = field(default_factory=list)  # (file name, reason)
 
 
-def submit(*, data, name, uploader=None, organisation=None, source=Submission.Source.PORTAL, enqueue=True):
+def submit(
+    *, data, name, uploader=None, organisation=None, source=Submission.Source.PORTAL, review_requested=False, enqueue=True
+):
     """Validate and store one image, create its queued Submission and enqueue scoring after commit.
 
     `data` is bytes or an uploaded file (an oversized file is refused before it is read).
@@ -61,6 +63,7 @@ def submit(*, data, name, uploader=None, organisation=None, source=Submission.So
             sha256=image.sha256,
             file=stored_name,
             source=source,
+            review_requested=review_requested,
         )
         audit.record(uploader, "submission.uploaded", submission, sha256=image.sha256, source=source)
         if enqueue:
@@ -68,13 +71,20 @@ def submit(*, data, name, uploader=None, organisation=None, source=Submission.So
     return submission
 
 
-def submit_many(files, *, uploader=None, organisation=None, source=Submission.Source.PORTAL):
+def submit_many(files, *, uploader=None, organisation=None, source=Submission.Source.PORTAL, review_requested=False):
     """Submit several (name, bytes or file) uploads; one bad file never stops the others."""
     result = UploadResult()
     for name, data in files:
         try:
             result.accepted.append(
-                submit(data=data, name=name, uploader=uploader, organisation=organisation, source=source)
+                submit(
+                    data=data,
+                    name=name,
+                    uploader=uploader,
+                    organisation=organisation,
+                    source=source,
+                    review_requested=review_requested,
+                )
             )
         except InvalidImage as exc:
             result.rejected.append((name, str(exc)))

@@ -20,7 +20,10 @@ def upload(request):
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             result = services.submit_many(
-                [(f.name, f) for f in form.cleaned_data["images"]], uploader=request.user, source=Submission.Source.PORTAL
+                [(f.name, f) for f in form.cleaned_data["images"]],
+                uploader=request.user,
+                source=Submission.Source.PORTAL,
+                review_requested=form.cleaned_data["request_review"],
             )
             form = UploadForm()
     else:
@@ -83,7 +86,7 @@ def status_payload(submission):
         "status": submission.status,
         "status_display": submission.get_status_display(),
         "failure_reason": submission.failure_reason,
-        "finished": submission.is_finished,
+        "finished": submission.is_settled,
     }
     if detection is not None:
         payload.update(
@@ -93,4 +96,14 @@ def status_payload(submission):
             model_version=detection.model_version.name,
             model_trained=detection.model_version.is_trained,
         )
+    # The final verdict: a moderator's decision when there is one, otherwise the detector's label.
+    verdict, source = submission.final_verdict
+    payload.update(
+        final_verdict=verdict,
+        final_verdict_source=source,
+        under_review=submission.review_state == "open",
+        decided_by=submission.decided_by.get_username() if submission.decision and submission.decided_by else None,
+        decided_at=submission.decided_at.isoformat() if submission.decision and submission.decided_at else None,
+        decision_display=submission.get_decision_display() if submission.decision else None,
+    )
     return payload

@@ -11,6 +11,8 @@ training can freeze it for the first phase of fine-tuning.
 import math
 from pathlib import Path
 
+import numpy as np
+
 from django.conf import settings
 
 DEFAULT_ARCHITECTURE = "EfficientNetV2B1"
@@ -149,14 +151,11 @@ def _with_input_scaling(model, architecture, input_size):
     if architecture == "ResNet50":
         # Caffe-style preprocessing (RGB to BGR, ImageNet mean subtracted) as a fixed 1x1 convolution,
         # a standard layer, so the saved model needs no custom objects.
-        import numpy as np
-
         caffe = keras.layers.Conv2D(3, 1, name="caffe_preprocess", trainable=False)
         x = caffe(x)
         caffe.set_weights([np.eye(3)[::-1].reshape(1, 1, 3, 3), -np.array([103.939, 116.779, 123.68])])
     elif architecture == "InceptionResNetV2":
         x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="to_unit_range")(x)
-    model._name = f"{architecture.lower()}_application"
     return keras.Model(inputs, model(x), name=BACKBONE)
 
 

@@ -51,6 +51,7 @@ def ensure_default_model():
                 metrics=meta.get("metrics", {}),
                 training_config=meta.get("training_config", {}),
                 dataset_fingerprint=meta.get("dataset_fingerprint", ""),
+                report=str(settings.VERITY_DEFAULT_MODEL_DIR / meta["report"]) if meta.get("report") else "",
                 is_trained=True,
             )
         # The shipped trained model replaces an untrained placeholder, never a version someone promoted.

@@ -40,10 +40,6 @@ def _depthwise(weight):
     return np.transpose(weight, (2, 3, 0, 1))  # (channels, 1, kh, kw) -> (kh, kw, channels, 1)
 
 
-def _bn(state, prefix):
-    return [state[f"{prefix}.weight"], state[f"{prefix}.bias"], state[f"{prefix}.running_mean"], state[f"{prefix}.running_var"]]
-
-
 def assign_state_dict(backbone, architecture, state):
     """Copy a PyTorch EfficientNet-Lite state dict into a Keras backbone built by efficientnet_lite_backbone."""
     used = set()
@@ -53,7 +49,8 @@ def assign_state_dict(backbone, architecture, state):
         return state[key]
 
     def set_bn(layer_name, prefix):
-        backbone.get_layer(layer_name).set_weights([take(k) for k in (f"{prefix}.weight", f"{prefix}.bias", f"{prefix}.running_mean", f"{prefix}.running_var")])
+        keys = ("weight", "bias", "running_mean", "running_var")
+        backbone.get_layer(layer_name).set_weights([take(f"{prefix}.{k}") for k in keys])
 
     backbone.get_layer("stem_conv").set_weights([_conv(take("_conv_stem.weight"))])
     set_bn("stem_bn", "_bn0")

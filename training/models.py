@@ -52,3 +52,47 @@ class ModelVersion(models.Model):
 
         path = Path(self.artifact)
         return path if path.is_absolute() else settings.BASE_DIR / path
+
+
+class TrainingRun(models.Model):
+    """A training run started from the staff pages: its configuration, progress, and what it produced."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    name = models.CharField(max_length=100, unique=True)
+    config = models.JSONField(default=dict)  # training.trainer.TrainConfig fields
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    epoch = models.PositiveIntegerField(default=0)
+    total_epochs = models.PositiveIntegerField(default=0)
+    epochs = models.JSONField(default=list, blank=True)  # the per-epoch table rows so far
+    cancel_requested = models.BooleanField(default=False)
+    output_dir = models.CharField(max_length=500, blank=True)
+    message = models.TextField(blank=True)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_finished(self):
+        return self.status in self.FINISHED
+
+    @property
+    def progress_percent(self):
+        return int(100 * self.epoch / self.total_epochs) if self.total_epochs else 0

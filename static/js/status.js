@@ -2,6 +2,8 @@
 (function () {
   "use strict";
   var INTERVAL_MS = 2000;
+  var MAX_INTERVAL_MS = 30000;  // an item waiting for a moderator may wait hours: poll less and less often
+  var delay = INTERVAL_MS;
 
   function unfinished() {
     return Array.prototype.slice.call(document.querySelectorAll("[data-id][data-finished='0']"));
@@ -32,6 +34,15 @@
     } else {
       frag.appendChild(text("span", "muted", "—"));
     }
+    if (s.decision_display) {
+      frag.appendChild(document.createElement("br"));
+      var decided = text("span", "verdict decision-" + s.final_verdict, "Moderator: " + s.decision_display);
+      decided.title = "decided by " + (s.decided_by || "a moderator");
+      frag.appendChild(decided);
+    } else if (s.under_review) {
+      frag.appendChild(document.createTextNode(" "));
+      frag.appendChild(text("span", "badge under-review", "under review"));
+    }
     return frag;
   }
 
@@ -58,9 +69,13 @@
     var ids = rows.map(function (r) { return r.dataset.id; }).join(",");
     fetch(url + "?ids=" + encodeURIComponent(ids), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : { submissions: [] }; })
-      .then(function (data) { data.submissions.forEach(apply); })
+      .then(function (data) {
+        data.submissions.forEach(apply);
+        var waitingForWorker = data.submissions.some(function (s) { return s.status === "queued" || s.status === "processing"; });
+        delay = waitingForWorker ? INTERVAL_MS : Math.min(delay * 1.25, MAX_INTERVAL_MS);
+      })
       .catch(function () { /* network hiccup: try again next tick */ })
-      .finally(function () { if (unfinished().length) window.setTimeout(poll, INTERVAL_MS); });
+      .finally(function () { if (unfinished().length) window.setTimeout(poll, delay); });
   }
 
   if (unfinished().length) window.setTimeout(poll, INTERVAL_MS);

@@ -112,3 +112,22 @@ def test_the_list_filters_by_status(client, journalist, active_model):
     client.force_login(journalist)
     html = client.get(reverse("detection:submission-list"), {"status": "scored"}).content.decode()
     assert "done.jpg" in html and "waiting.jpg" not in html
+
+
+def test_a_journalist_can_ask_for_a_moderators_review_when_uploading(client, journalist, active_model):
+    client.force_login(journalist)
+    client.post(reverse("detection:upload"), {"images": [jpeg("ask.jpg", color=(20, 200, 20))], "request_review": "on"})
+    client.post(reverse("detection:upload"), {"images": [jpeg("plain.jpg", color=(20, 200, 20))]})
+    assert dict(Submission.objects.values_list("original_name", "review_requested")) == {"ask.jpg": True, "plain.jpg": False}
+
+
+def test_an_item_waiting_for_a_moderator_keeps_its_live_status_open(client, journalist, active_model):
+    submission = services.submit(data=make_image_bytes(), name="r.jpg", uploader=journalist, enqueue=False)
+    services.score(submission.pk)
+    client.force_login(journalist)
+    payload = client.get(reverse("detection:submission-status"), {"ids": str(submission.pk)}).json()["submissions"][0]
+    submission.refresh_from_db()
+    assert submission.review_state == "open"  # a confident fake is routed to the moderators
+    assert payload["under_review"] is True and payload["finished"] is False
+    html = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
+    assert 'data-finished="0"' in html  # the page keeps polling until the moderator decides

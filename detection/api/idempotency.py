@@ -1,0 +1,107 @@
+"""`Idempotency-Key`: a retried request gets the first response instead of making a second submission.
+
+The first request with a key claims it (a unique row per organisation and key); its successful response
+is stored and replayed to every retry within VERITY_API_IDEMPOTENCY_HOURS. A retry that arrives while
+the first is still running gets 409; the same key with a different request gets 409 too. A request that
+fails (4xx, 5xx) releases its key, so the client can fix it and try again with the same key.
+"""
+import hashlib
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+
+from ..models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+ABANDONED_AFTER = timezone.timedelta(minutes=10)
+
+
+class IdempotencyConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+
+
+def respond(request, organisation, handler):
+    """Run `handler()` (which returns a Response) at most once per Idempotency-Key of `organisation`."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return handler()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationError({HEADER: [f"must be 1 to {MAX_KEY_LENGTH} characters"]})
+    fingerprint = request_fingerprint(request)
+    _forget_expired(organisation, key)
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(organisation=organisation, key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        return _replay(organisation, key, fingerprint)
+    try:
+        response = handler()
+    except BaseException:
+        record.delete()
+        raise
+    if status.is_success(response.status_code):
+        record.response_status = response.status_code
+        record.response_body = response.data
+        record.save(update_fields=["response_status", "response_body"])
+    else:
+        record.delete()
+    return response
+
+
+def _replay(organisation, key, fingerprint):
+    record = IdempotencyRecord.objects.filter(organisation=organisation, key=key).first()
+    if record is None:  # released a moment ago by a failed first request
+        raise IdempotencyConflict(
+            "The first request with this Idempotency-Key has just failed; send it again.",
+            code="idempotency_request_in_progress",
+        )
+    if record.response_status is None:
+        raise IdempotencyConflict(
+            "A request with this Idempotency-Key is still being handled; retry shortly.",
+            code="idempotency_request_in_progress",
+        )
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used for a different request.", code="idempotency_key_reused"
+        )
+    headers = {REPLAYED_HEADER: "true"}
+    if isinstance(record.response_body, dict) and record.response_body.get("status_url"):
+        headers["Location"] = record.response_body["status_url"]
+    return Response(record.response_body, status=record.response_status, headers=headers)
+
+
+def request_fingerprint(request):
+    """SHA-256 of what was asked: method, path, form or JSON fields, and the bytes of each uploaded file."""
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    data = request.data
+    if hasattr(data, "lists"):  # multipart: QueryDict of fields and files
+        items = sorted((name, values) for name, values in data.lists())
+    else:
+        items = sorted(data.items()) if isinstance(data, dict) else [("", data)]
+    for name, values in items:
+        for value in values if isinstance(values, list) else [values]:
+            digest.update(f"{name}=".encode())
+            if hasattr(value, "chunks"):
+                for chunk in value.chunks():
+                    digest.update(chunk)
+                value.seek(0)
+            else:
+                digest.update(repr(value).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _forget_expired(organisation, key):
+    now = timezone.now()
+    cutoff = now - timezone.timedelta(hours=settings.VERITY_API_IDEMPOTENCY_HOURS)
+    IdempotencyRecord.objects.filter(organisation=organisation, created_at__lt=cutoff).delete()
+    # A first request that never finished (its process died) must not block its key for a whole day.
+    IdempotencyRecord.objects.filter(
+        organisation=organisation, key=key, response_status__isnull=True, created_at__lt=now - ABANDONED_AFTER
+    ).delete()

@@ -1,0 +1,69 @@
+"""Rate limits per key and per organisation (cache counters), and a daily submission quota (database)."""
+import datetime
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+from accounts.models import ApiKey
+
+from ..models import Submission
+
+
+class _SettingsRateThrottle(SimpleRateThrottle):
+    def get_rate(self):
+        # Read the rate now, not at import (DRF's default), so that a settings change takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+    def wait(self):
+        # DRF gives no wait when the history outgrew the rate (the rate was lowered); a 429 always says when.
+        waited = super().wait()
+        if waited is None and self.history:
+            waited = max(1, self.duration - (self.now - self.history[-1]))
+        return waited
+
+
+class ApiKeyRateThrottle(_SettingsRateThrottle):
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        if not isinstance(request.auth, ApiKey):
+            return None
+        return f"throttle:api_key:{request.auth.pk}"
+
+
+class OrganisationRateThrottle(_SettingsRateThrottle):
+    scope = "organisation"
+
+    def get_cache_key(self, request, view):
+        if not isinstance(request.auth, ApiKey):
+            return None
+        return f"throttle:organisation:{request.auth.organisation_id}"
+
+
+def submissions_today(organisation):
+    return Submission.objects.filter(
+        organisation=organisation, source=Submission.Source.API, created_at__gte=_start_of_day()
+    ).count()
+
+
+def seconds_until_tomorrow():
+    return max(1, int((_start_of_day() + datetime.timedelta(days=1) - timezone.now()).total_seconds()) + 1)
+
+
+class DailySubmissionQuota(BaseThrottle):
+    """At most VERITY_API_DAILY_QUOTA API submissions per organisation per UTC day (POSTs only)."""
+
+    def allow_request(self, request, view):
+        if request.method != "POST" or not isinstance(request.auth, ApiKey):
+            return True
+        return submissions_today(request.auth.organisation) < settings.VERITY_API_DAILY_QUOTA
+
+    def wait(self):
+        return seconds_until_tomorrow()
+
+
+def _start_of_day():
+    now = timezone.now().astimezone(datetime.timezone.utc)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)

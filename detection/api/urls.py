@@ -1,0 +1,15 @@
+from django.urls import path, re_path
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("submissions/", views.SubmissionListCreateView.as_view(), name="submission-list"),
+    path("submissions/batch/", views.SubmissionBatchView.as_view(), name="submission-batch"),
+    path("submissions/<uuid:pk>/", views.SubmissionDetailView.as_view(), name="submission-detail"),
+    path("webhook-secret/", views.WebhookSecretView.as_view(), name="webhook-secret"),
+    path("keys/", views.ApiKeyListCreateView.as_view(), name="key-list"),
+    path("keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="key-revoke"),
+    re_path(r"^.*$", views.not_found),
+]

@@ -1,0 +1,350 @@
+"""Partner API views: thin, calling detection.services; every use of a key is written to the audit trail."""
+from django.conf import settings
+from django.db import transaction
+from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
+from rest_framework import generics, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import ErrorDetail, NotFound, Throttled, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+
+import audit
+from accounts import api_keys
+from accounts.models import ApiKey
+
+from .. import fetch, services, webhooks
+from ..models import Detection, Submission
+from ..validation import InvalidImage
+from . import idempotency
+from .authentication import PortalSessionAuthentication
+from .permissions import HasScope, ManagesOrganisationKeys
+from .serializers import (
+    ApiKeySerializer,
+    ConflictErrorResponseSerializer,
+    NewApiKeySerializer,
+    SubmissionBatchResultSerializer,
+    SubmissionBatchSerializer,
+    SubmissionCreateSerializer,
+    SubmissionFilterSerializer,
+    SubmissionResultSerializer,
+    WebhookSecretSerializer,
+)
+from .throttles import (
+    ApiKeyRateThrottle,
+    DailySubmissionQuota,
+    OrganisationRateThrottle,
+    seconds_until_tomorrow,
+    submissions_today,
+)
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    idempotency.HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (a UUID): a retry with the same key returns the first response.",
+)
+CONFLICT_RESPONSE = OpenApiResponse(ConflictErrorResponseSerializer, description="Idempotency-Key conflict")
+
+
+class SubmissionCursorPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class PartnerAPIView(generics.GenericAPIView):
+    """Base for API-key views: scopes per method, rate limits, and an audit event for every use of a key."""
+
+    permission_classes = [IsAuthenticated, HasScope]
+    throttle_classes = [ApiKeyRateThrottle, OrganisationRateThrottle]
+    required_scopes = {}
+    audit_data = None
+
+    @property
+    def organisation(self):
+        return self.request.auth.organisation
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        key = getattr(request, "_auth", None)  # set once authentication ran; never re-run it here
+        if isinstance(key, ApiKey):
+            audit.record(
+                request.user,
+                "api_key.used",
+                key,
+                prefix=key.prefix,
+                method=request.method,
+                path=request.path,
+                status=response.status_code,
+                ip=request.META.get("REMOTE_ADDR", ""),
+                **(self.audit_data or {}),
+            )
+        return response
+
+    def organisation_submissions(self):
+        """This organisation's submissions, with their detections fetched in one query."""
+        return Submission.objects.filter(organisation=self.organisation).prefetch_related(
+            Prefetch("detections", queryset=Detection.objects.select_related("model_version"))
+        )
+
+
+def submit_one(request, *, image=None, url=None, callback_url=""):
+    """Validate, store and queue one image (a file or a URL to fetch). Raises fetch.FetchError or InvalidImage."""
+    if url is not None:
+        fetched = fetch.fetch_image(url)
+        data, name = fetched.data, fetched.name
+    else:
+        data, name = image, image.name
+    submission = services.submit(
+        data=data,
+        name=name,
+        uploader=request.user,
+        organisation=request.auth.organisation,
+        source=Submission.Source.API,
+        enqueue=False,  # queued below, once the callback URL is stored
+    )
+    if callback_url:
+        # Set before scoring is queued, so that the result's webhook knows where to go.
+        Submission.objects.filter(pk=submission.pk).update(callback_url=callback_url)
+        submission.callback_url = callback_url
+    transaction.on_commit(lambda: services.enqueue_scoring(submission.pk))
+    return submission
+
+
+def check_callback_url(callback_url):
+    """Refuse a callback URL the platform must not call (same guard as the fetcher); '' means none."""
+    if not callback_url:
+        return ""
+    try:
+        fetch.check_url(callback_url)
+    except fetch.FetchError as exc:
+        raise ValidationError({"callback_url": [ErrorDetail(str(exc), code=exc.code)]}) from None
+    return callback_url
+
+
+FETCH_ERROR_CODES = [fetch.FetchError.code, fetch.UnsafeURL.code, fetch.TooLarge.code]
+SUBMIT_ERRORS = [
+    # Codes raised in the views and services, beside those drf-standardized-errors finds in the serializers.
+    (FETCH_ERROR_CODES, "callback_url"),
+    (["invalid", "blank"], idempotency.HEADER),
+]
+
+
+def document_submit_errors(view, extra=()):
+    for codes, field_name in list(SUBMIT_ERRORS) + list(extra):
+        view = extend_validation_errors(codes, field_name=field_name, methods=["post"])(view)
+    return view
+
+
+@extend_validation_errors(["invalid_choice"], field_name="status", methods=["get"])
+@extend_validation_errors(["invalid_choice"], field_name="verdict", methods=["get"])
+@extend_validation_errors(["invalid"], field_name="created_after", methods=["get"])
+@extend_validation_errors(["invalid"], field_name="created_before", methods=["get"])
+@extend_validation_errors(["image_or_url_required"], field_name="non_field_errors", methods=["post"])
+class SubmissionListCreateView(PartnerAPIView):
+    required_scopes = {"GET": "read", "POST": "submit"}
+    serializer_class = SubmissionResultSerializer
+    pagination_class = SubmissionCursorPagination
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        return throttles + [DailySubmissionQuota()] if self.request.method == "POST" else throttles
+
+    def get_queryset(self):
+        qs = self.organisation_submissions()
+        filters = SubmissionFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        f = filters.validated_data
+        if "status" in f:
+            qs = qs.filter(status=f["status"])
+        if "created_after" in f:
+            qs = qs.filter(created_at__gte=f["created_after"])
+        if "created_before" in f:
+            qs = qs.filter(created_at__lt=f["created_before"])
+        if "verdict" in f:
+            qs = filter_by_verdict(qs, f["verdict"])
+        return qs
+
+    @extend_schema(
+        summary="List your organisation's submissions",
+        parameters=[SubmissionFilterSerializer],
+        responses={200: SubmissionResultSerializer(many=True)},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Submit one image (a file or a URL to fetch)",
+        request=SubmissionCreateSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: SubmissionResultSerializer, 409: CONFLICT_RESPONSE},
+    )
+    def post(self, request):
+        serializer = SubmissionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        callback_url = check_callback_url(data.get("callback_url", ""))
+
+        def create():
+            field = "url" if data.get("url") else "image"
+            try:
+                submission = submit_one(request, image=data.get("image"), url=data.get("url"), callback_url=callback_url)
+            except fetch.FetchError as exc:
+                raise ValidationError({"url": [ErrorDetail(str(exc), code=exc.code)]}) from None
+            except InvalidImage as exc:
+                raise ValidationError({field: [ErrorDetail(str(exc), code="invalid_image")]}) from None
+            self.audit_data = {"submissions": [str(submission.pk)]}
+            body = self.get_serializer(submission).data
+            return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["status_url"]})
+
+        return idempotency.respond(request, self.organisation, create)
+
+
+@extend_validation_errors(["images_or_urls_required", "batch_too_large"], field_name="non_field_errors", methods=["post"])
+class SubmissionBatchView(PartnerAPIView):
+    required_scopes = {"POST": "submit"}
+    serializer_class = SubmissionBatchSerializer
+
+    def get_throttles(self):
+        return super().get_throttles() + [DailySubmissionQuota()]
+
+    @extend_schema(
+        summary=f"Submit up to {settings.VERITY_API_MAX_BATCH} images in one request",
+        request=SubmissionBatchSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: SubmissionBatchResultSerializer, 409: CONFLICT_RESPONSE},
+    )
+    def post(self, request):
+        serializer = SubmissionBatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        callback_url = check_callback_url(data.get("callback_url", ""))
+        items = [("image", f) for f in data.get("images", [])] + [("url", u) for u in data.get("urls", [])]
+        if submissions_today(self.organisation) + len(items) > settings.VERITY_API_DAILY_QUOTA:
+            raise Throttled(wait=seconds_until_tomorrow(), detail="This batch would exceed the daily submission quota.")
+
+        def create():
+            accepted, rejected = [], []
+            for index, (kind, item) in enumerate(items):
+                name = item if kind == "url" else item.name
+                try:
+                    accepted.append(submit_one(request, callback_url=callback_url, **{kind: item}))
+                except (fetch.FetchError, InvalidImage) as exc:
+                    code = getattr(exc, "code", "invalid_image")
+                    rejected.append({"index": index, "name": str(name)[:255], "code": code, "detail": str(exc)})
+            self.audit_data = {"submissions": [str(s.pk) for s in accepted], "rejected": len(rejected)}
+            if not accepted:
+                raise ValidationError(
+                    {kind_field(items): [ErrorDetail(f"item {r['index']}: {r['detail']}", code=r["code"]) for r in rejected]}
+                )
+            body = SubmissionBatchResultSerializer(
+                {"accepted": accepted, "rejected": rejected}, context=self.get_serializer_context()
+            ).data
+            return Response(body, status=status.HTTP_201_CREATED)
+
+        return idempotency.respond(request, self.organisation, create)
+
+
+SubmissionListCreateView = document_submit_errors(
+    SubmissionListCreateView, extra=[(FETCH_ERROR_CODES + ["invalid_image"], "url"), (["invalid_image"], "image")]
+)
+SubmissionBatchView = document_submit_errors(
+    SubmissionBatchView, extra=[(FETCH_ERROR_CODES + ["invalid_image"], "urls"), (["invalid_image"], "images")]
+)
+
+
+def kind_field(items):
+    return "urls" if items and items[0][0] == "url" else "images"
+
+
+class SubmissionDetailView(PartnerAPIView):
+    required_scopes = {"GET": "read"}
+    serializer_class = SubmissionResultSerializer
+
+    @extend_schema(summary="One submission's result", responses={200: SubmissionResultSerializer})
+    def get(self, request, pk):
+        # Another organisation's submission is "not found", never "forbidden": its existence is not told.
+        submission = get_object_or_404(self.organisation_submissions(), pk=pk)
+        return Response(self.get_serializer(submission).data)
+
+
+class WebhookSecretView(PartnerAPIView):
+    required_scopes = {"GET": "read"}
+    serializer_class = WebhookSecretSerializer
+
+    @extend_schema(summary="The secret your webhooks are signed with", responses={200: WebhookSecretSerializer})
+    def get(self, request):
+        return Response(self.get_serializer(webhooks.signing_secret(self.organisation)).data)
+
+
+# Key management: for partner admins signed in to the portal (Verity admins use the Django admin). ----
+
+class KeyManagementView(generics.GenericAPIView):
+    authentication_classes = [PortalSessionAuthentication]
+    permission_classes = [ManagesOrganisationKeys]
+    parser_classes = [JSONParser]
+    serializer_class = ApiKeySerializer
+
+    def get_queryset(self):
+        return ApiKey.objects.filter(organisation_id=self.request.user.organisation_id).select_related(
+            "created_by", "revoked_by"
+        )
+
+
+class ApiKeyListCreateView(KeyManagementView):
+    pagination_class = None
+
+    @extend_schema(summary="Your organisation's API keys (never the keys themselves)", responses={200: ApiKeySerializer(many=True)})
+    def get(self, request):
+        return Response(self.get_serializer(self.get_queryset(), many=True).data)
+
+    @extend_schema(
+        summary="Create an API key; the response is the only time the key is shown",
+        request=ApiKeySerializer,
+        responses={201: NewApiKeySerializer},
+        examples=[OpenApiExample("read and submit", value={"name": "ingest", "scopes": ["submit", "read"]}, request_only=True)],
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key, raw_key = api_keys.create_api_key(
+            organisation=request.user.organisation,
+            name=serializer.validated_data["name"],
+            scopes=serializer.validated_data["scopes"],
+            actor=request.user,
+        )
+        key.key = raw_key
+        return Response(NewApiKeySerializer(key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyRevokeView(KeyManagementView):
+    @extend_schema(summary="Revoke an API key (it stops working at once)", request=None, responses={200: ApiKeySerializer})
+    def post(self, request, pk):
+        key = get_object_or_404(self.get_queryset(), pk=pk)
+        return Response(self.get_serializer(api_keys.revoke_api_key(key, actor=request.user)).data)
+
+
+def filter_by_verdict(qs, verdict):
+    """Submissions whose final verdict is `verdict`: the moderator's decision, else the newest detection's label."""
+    if verdict not in Detection.Label.values:
+        return qs.filter(decision=verdict)
+    newest_label = Detection.objects.filter(submission=OuterRef("pk")).order_by("-created_at").values("label")[:1]
+    return qs.annotate(detector_label=Subquery(newest_label)).filter(Q(decision="") & Q(detector_label=verdict))
+
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def not_found(request, *args, **kwargs):
+    """Any other path under /api/v1/ (including a malformed id): the API's JSON 404, not the portal's page."""
+    raise NotFound()

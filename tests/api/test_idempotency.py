@@ -1,0 +1,83 @@
+"""Idempotency-Key: a retried request returns the first response instead of making a second submission."""
+import datetime
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from detection.models import IdempotencyRecord, Submission
+from tests.conftest import make_image_bytes
+
+LIST = reverse("api:submission-list")
+BATCH = reverse("api:submission-batch")
+
+
+def post_image(client, key, color=(200, 30, 30)):
+    image = SimpleUploadedFile("photo.jpg", make_image_bytes(color=color), content_type="image/jpeg")
+    return client.post(LIST, {"image": image}, format="multipart", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_retried_request_with_the_same_key_creates_one_submission(api, active_model):
+    first = post_image(api, "retry-1")
+    second = post_image(api, "retry-1")
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert Submission.objects.count() == 1
+
+
+def test_requests_with_different_keys_create_two_submissions(api, active_model):
+    post_image(api, "one")
+    post_image(api, "two")
+    assert Submission.objects.count() == 2
+
+
+def test_a_request_without_a_key_is_not_deduplicated(api, active_model):
+    for _ in range(2):
+        api.post(LIST, {"image": SimpleUploadedFile("a.jpg", make_image_bytes())}, format="multipart")
+    assert Submission.objects.count() == 2
+
+
+def test_the_same_key_with_a_different_request_is_a_conflict(api, active_model):
+    post_image(api, "reused")
+    response = post_image(api, "reused", color=(0, 0, 200))
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "idempotency_key_reused"
+    assert Submission.objects.count() == 1
+
+
+def test_another_organisation_may_use_the_same_key(api, rival_api, active_model):
+    post_image(api, "shared-name")
+    assert post_image(rival_api, "shared-name").status_code == 201
+    assert Submission.objects.count() == 2
+
+
+def test_a_refused_request_releases_its_key_for_a_corrected_retry(api, active_model):
+    bad = api.post(
+        LIST, {"image": SimpleUploadedFile("x.jpg", b"not an image")}, format="multipart", HTTP_IDEMPOTENCY_KEY="fix-me"
+    )
+    assert bad.status_code == 400
+    assert post_image(api, "fix-me").status_code == 201
+
+
+def test_a_retried_batch_creates_its_submissions_once(api, active_model):
+    def batch():
+        images = [SimpleUploadedFile(f"{n}.jpg", make_image_bytes(color=(n * 40, 0, 0))) for n in range(3)]
+        return api.post(BATCH, {"images": images}, format="multipart", HTTP_IDEMPOTENCY_KEY="batch-1")
+
+    assert batch().json() == batch().json()
+    assert Submission.objects.count() == 3
+
+
+def test_a_retry_while_the_first_request_is_still_running_is_told_to_wait(api, partner_org, active_model):
+    IdempotencyRecord.objects.create(organisation=partner_org, key="slow", fingerprint="first request")
+    response = post_image(api, "slow")
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "idempotency_request_in_progress"
+    assert not Submission.objects.exists()
+
+
+def test_a_first_request_that_never_finished_does_not_block_its_key(api, partner_org, active_model):
+    record = IdempotencyRecord.objects.create(organisation=partner_org, key="crashed", fingerprint="first request")
+    IdempotencyRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=11))
+    assert post_image(api, "crashed").status_code == 201

@@ -1,0 +1,97 @@
+"""POST /api/v1/submissions/ (a file or a URL) and /api/v1/submissions/batch/."""
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from detection.models import Submission
+from tests.conftest import make_image_bytes
+
+LIST = reverse("api:submission-list")
+BATCH = reverse("api:submission-batch")
+
+
+def upload(name="photo.jpg", color=(200, 30, 30), fmt="JPEG"):
+    return SimpleUploadedFile(name, make_image_bytes(fmt, color=color), content_type="image/jpeg")
+
+
+def test_an_uploaded_image_is_accepted_with_its_id_and_a_status_url(api, partner, active_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(LIST, {"image": upload()}, format="multipart")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    submission = Submission.objects.get(pk=body["id"])
+    assert body["status_url"] == f"http://testserver/api/v1/submissions/{submission.pk}/"
+    assert response["Location"] == body["status_url"]
+    assert submission.organisation == partner.organisation and submission.source == "api"
+
+
+def test_an_uploaded_image_is_scored_and_its_result_can_be_read(api, active_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(LIST, {"image": upload(color=(220, 10, 10))}, format="multipart").json()
+    result = api.get(created["status_url"]).json()
+    assert result["status"] == "scored"
+    assert result["detection"]["label"] == "fake"
+    assert result["final_verdict"] == {"verdict": "fake", "source": "detector"}
+
+
+def test_an_image_fetched_from_a_url_is_accepted(api, active_model, allow_loopback, local_server):
+    local_server.route("/pictures/cat", headers={"Content-Type": "image/png"}, body=make_image_bytes("PNG"))
+    response = api.post(LIST, {"url": local_server.url("/pictures/cat")}, format="json")
+    assert response.status_code == 201, response.json()
+    submission = Submission.objects.get(pk=response.json()["id"])
+    assert submission.original_name == "cat.png" and submission.content_type == "image/png"
+
+
+def test_a_file_that_is_not_an_image_is_refused_with_a_machine_readable_code(api, active_model):
+    bogus = SimpleUploadedFile("notes.jpg", b"this is text, not a JPEG", content_type="image/jpeg")
+    response = api.post(LIST, {"image": bogus}, format="multipart")
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "validation_error",
+        "errors": [{"code": "invalid_image", "detail": response.json()["errors"][0]["detail"], "attr": "image"}],
+    }
+    assert "not an image" in response.json()["errors"][0]["detail"]
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.parametrize("with_image, with_url", [(False, False), (True, True)])
+def test_a_request_must_carry_exactly_one_of_image_or_url(api, with_image, with_url):
+    data = {}
+    if with_image:
+        data["image"] = upload()
+    if with_url:
+        data["url"] = "https://example.test/a.jpg"
+    response = api.post(LIST, data, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "image_or_url_required"
+
+
+def test_a_batch_accepts_the_good_images_and_lists_the_bad_ones(api, active_model):
+    bogus = SimpleUploadedFile("broken.png", b"\x89PNG nope", content_type="image/png")
+    response = api.post(BATCH, {"images": [upload("a.jpg"), bogus, upload("b.jpg", color=(0, 200, 0))]}, format="multipart")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert [s["original_name"] for s in body["accepted"]] == ["a.jpg", "b.jpg"]
+    assert body["rejected"] == [{"index": 1, "name": "broken.png", "code": "invalid_image", "detail": body["rejected"][0]["detail"]}]
+    assert Submission.objects.count() == 2
+
+
+def test_a_batch_larger_than_the_limit_is_refused(api, settings, active_model):
+    settings.VERITY_API_MAX_BATCH = 2
+    response = api.post(BATCH, {"images": [upload("a.jpg"), upload("b.jpg"), upload("c.jpg")]}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "batch_too_large"
+    assert not Submission.objects.exists()
+
+
+def test_a_batch_where_every_image_is_bad_is_refused(api, active_model):
+    bogus = SimpleUploadedFile("broken.png", b"nope", content_type="image/png")
+    response = api.post(BATCH, {"images": [bogus]}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {"code": "invalid_image", "attr": "images", "detail": response.json()["errors"][0]["detail"]}
+
+
+def test_the_callback_url_is_stored_with_the_submission(api, active_model, allow_loopback):
+    response = api.post(LIST, {"image": upload(), "callback_url": "http://127.0.0.1:9/hook"}, format="multipart")
+    assert response.status_code == 201, response.json()
+    assert Submission.objects.get(pk=response.json()["id"]).callback_url == "http://127.0.0.1:9/hook"

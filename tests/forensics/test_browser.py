@@ -1,0 +1,46 @@
+"""A journalist sees the evidence beside the verdict in a real headless Chromium, and adjusts the overlay."""
+import pytest
+from PIL import ImageDraw
+
+from tests.e2e.test_browser import SCREENSHOTS, browser_page  # noqa: F401 (the fixture)
+
+from .conftest import encode, face_image
+
+pytestmark = [pytest.mark.browser]
+
+
+def test_a_journalist_sees_the_heatmap_face_box_and_findings_and_adjusts_the_overlay(
+    live_server, browser_page, journalist, active_conv_model, scored  # noqa: F811
+):
+    photo = face_image(size=(640, 400), boxes=((60, 50, 240, 310), (400, 50, 580, 310)), skins={0: (255, 60, 60)})
+    ImageDraw.Draw(photo).rectangle((0, 330, 640, 400), fill=(235, 25, 25))  # a red band the model finds "fake"
+    submission = scored(encode(photo, "JPEG", quality=92), name="two-faces.jpg")
+    assert submission.latest_detection.label == "fake"
+    page = browser_page
+
+    page.goto(f"{live_server.url}/")
+    page.get_by_label("Email address").fill("lois@planet.test")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Submissions").wait_for()
+    page.goto(f"{live_server.url}/submissions/{submission.pk}/")
+
+    overlay = page.locator("#heatmap-overlay")
+    overlay.wait_for()
+    page.wait_for_function("document.getElementById('heatmap-overlay').naturalWidth > 0")
+    assert page.locator(".face-box.most-suspicious").count() == 1
+    assert "most suspicious face" in page.locator(".face-box.most-suspicious").inner_text()
+    assert "No camera data" in page.locator("#evidence-metadata").inner_text()
+    assert "No Content Credentials" in page.locator("#evidence-credentials").inner_text()
+    for image in ("Error-level analysis of the image", "Noise residual of the image"):
+        page.wait_for_function(f"[...document.images].some(i => i.alt === {image!r} && i.naturalWidth > 0)")
+
+    page.locator("#heatmap-opacity").fill("85")
+    assert overlay.evaluate("el => getComputedStyle(el).opacity") == "0.85"
+    assert page.locator("#heatmap-opacity-value").inner_text() == "85%"
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "evidence.png"), full_page=True)
+
+    page.locator("#show-faces").uncheck()
+    assert not page.locator(".face-box.most-suspicious").is_visible()

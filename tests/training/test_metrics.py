@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+from sklearn import metrics as sk
+
+from training import metrics as M
+
+
+@pytest.fixture
+def scored():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 300)
+    # Informative but imperfect scores, with ties (rounded) to exercise tie handling.
+    scores = np.round(np.clip(0.5 + (labels - 0.5) * 0.4 + rng.normal(0, 0.25, 300), 0, 1), 2)
+    return labels, scores
+
+
+def test_threshold_metrics_agree_with_scikit_learn(scored):
+    labels, scores = scored
+    for threshold in (0.5, 0.37):
+        pred = (scores >= threshold).astype(int)
+        got = M.threshold_metrics(labels, scores, threshold)
+        assert got["accuracy"] == pytest.approx(sk.accuracy_score(labels, pred))
+        assert got["precision"] == pytest.approx(sk.precision_score(labels, pred))
+        assert got["recall"] == pytest.approx(sk.recall_score(labels, pred))
+        assert got["specificity"] == pytest.approx(sk.recall_score(labels, pred, pos_label=0))
+        assert got["f1"] == pytest.approx(sk.f1_score(labels, pred))
+        assert got["balanced_accuracy"] == pytest.approx(sk.balanced_accuracy_score(labels, pred))
+        assert got["mcc"] == pytest.approx(sk.matthews_corrcoef(labels, pred))
+        assert got["confusion_matrix"] == sk.confusion_matrix(labels, pred).tolist()
+
+
+def test_ranking_metrics_agree_with_scikit_learn(scored):
+    labels, scores = scored
+    assert M.roc_auc(labels, scores) == pytest.approx(sk.roc_auc_score(labels, scores))
+    assert M.average_precision(labels, scores) == pytest.approx(sk.average_precision_score(labels, scores))
+    fpr, tpr, thresholds = M.roc_curve(labels, scores)
+    sk_fpr, sk_tpr, _ = sk.roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+
+
+def test_equal_error_rate_is_where_false_accepts_equal_false_rejects():
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.7, 0.4, 0.8, 0.85, 0.9])
+    # One real above 0.4 and one fake below 0.7: at the crossing both error rates are 1/4.
+    assert M.equal_error_rate(labels, scores) == pytest.approx(0.25)
+    assert M.equal_error_rate([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 0.0
+
+
+def test_perfect_and_hopeless_scores_give_the_extreme_values():
+    labels = np.array([0, 0, 1, 1])
+    perfect = M.summarise(labels, np.array([0.1, 0.2, 0.8, 0.9]))
+    assert perfect["roc_auc"] == 1.0 and perfect["at_0_5"]["mcc"] == 1.0
+    inverted = M.summarise(labels, np.array([0.9, 0.8, 0.2, 0.1]))
+    assert inverted["roc_auc"] == 0.0 and inverted["at_0_5"]["accuracy"] == 0.0
+
+
+def test_auc_is_undefined_with_one_class():
+    assert M.summarise([1, 1, 1], [0.2, 0.5, 0.9])["roc_auc"] is None
+
+
+def test_best_threshold_separates_a_separable_validation_split():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.4])
+    threshold = M.best_threshold(labels, scores)
+    assert 0.2 < threshold <= 0.3
+    assert M.threshold_metrics(labels, scores, threshold)["accuracy"] == 1.0
+
+
+def test_expected_calibration_error_matches_a_hand_computation():
+    labels = np.array([1, 0, 1, 1])
+    probs = np.array([0.9, 0.9, 0.1, 0.1])
+    # Two bins: {0.9, 0.9} observe 0.5 (gap 0.4), {0.1, 0.1} observe 1.0 (gap 0.9): ECE = (0.4 + 0.9) / 2.
+    assert M.expected_calibration_error(labels, probs, bins=10) == pytest.approx(0.65)
+
+
+def test_temperature_scaling_fixes_overconfident_scores():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 1.5, 4000)
+    labels = (rng.uniform(size=4000) < 1 / (1 + np.exp(-true_logits))).astype(int)
+    overconfident = 1 / (1 + np.exp(-3 * true_logits))  # logits three times too large
+    temperature = M.fit_temperature(labels, overconfident)
+    assert temperature == pytest.approx(3.0, rel=0.15)
+    calibrated = M.apply_temperature(overconfident, temperature)
+    assert M.expected_calibration_error(labels, calibrated) < M.expected_calibration_error(labels, overconfident)
+    assert M.log_loss(labels, calibrated) < M.log_loss(labels, overconfident)
+
+
+def test_temperature_scaling_matches_the_serving_runtime():
+    from detection.inference.runtime import apply_temperature
+
+    probs = np.array([0.01, 0.3, 0.5, 0.97])
+    np.testing.assert_allclose(M.apply_temperature(probs, 2.5), apply_temperature(probs, 2.5))

@@ -1,0 +1,55 @@
+import json
+
+import pytest
+from django.conf import settings
+
+from training import defaults, shipping
+from training.models import ModelVersion
+from training.trainer import TrainConfig, train
+
+CARD_KEYS = {"name", "artifact", "architecture", "input_size", "threshold", "uncertain_band", "temperature", "metrics", "training_config", "dataset_fingerprint"}
+
+
+@pytest.fixture
+def shipped(tiny_dataset, tmp_path, settings):
+    from training.evaluation import evaluate_run
+
+    config = TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path / "run"), architecture="SmallCNN", input_size=32, epochs=1, batch_size=8, weights="none")
+    run = train(config, log=lambda _: None).output
+    evaluate_run(run, log=lambda _: None)
+    settings.VERITY_DEFAULT_MODEL_DIR = tmp_path / "models"
+    shipping.ship(run, "small-default", "manage.py train ...", why="Because.", limits="Tiny.", destination=tmp_path / "models")
+    return tmp_path / "models"
+
+
+def test_shipping_writes_the_model_its_card_and_report(shipped):
+    meta = json.loads((shipped / "default.json").read_text())
+    assert CARD_KEYS <= set(meta)
+    assert (shipped / meta["artifact"]).exists() and (shipped / "report" / "report.html").exists()
+    card = (shipped / "MODEL_CARD.md").read_text()
+    for heading in ("## Data", "## Results on the test split", "## Robustness", "## Calibration", "## Known limits", "## Reproduce"):
+        assert heading in card
+    assert "| alpha |" in card
+
+
+def test_first_start_registers_and_activates_the_shipped_model(shipped, db):
+    version, message = defaults.ensure_default_model()
+    meta = json.loads((shipped / "default.json").read_text())
+    assert version.name == "small-default" and version.status == ModelVersion.Status.ACTIVE and version.is_trained
+    assert version.temperature == pytest.approx(meta["temperature"]) and version.threshold == pytest.approx(meta["threshold"])
+    assert version.report.endswith("report.html")
+    again, _ = defaults.ensure_default_model()
+    assert again.pk == version.pk and ModelVersion.objects.count() == 1
+
+
+def test_the_committed_default_model_loads_without_custom_objects_and_matches_its_card():
+    card = settings.VERITY_DEFAULT_MODEL_DIR / "default.json"
+    if not card.exists():
+        pytest.skip("no trained default model shipped yet")
+    meta = json.loads(card.read_text())
+    assert CARD_KEYS <= set(meta)
+    from detection.inference.runtime import load_keras_model
+
+    model = load_keras_model(str(settings.VERITY_DEFAULT_MODEL_DIR / meta["artifact"]))
+    assert model.input_shape == (None, meta["input_size"], meta["input_size"], 3)
+    assert (settings.VERITY_DEFAULT_MODEL_DIR / "MODEL_CARD.md").exists()

@@ -1,0 +1,78 @@
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from training.pipeline import Augmentation
+from training.trainer import TABLE_HEADER, TrainConfig, TrainingCancelled, train
+
+
+def small_config(dataset, output, **overrides):
+    fields = dict(
+        dataset=str(dataset), output=str(output), architecture="SmallCNN", input_size=32, epochs=1,
+        batch_size=8, weights="none", augmentation=Augmentation().to_dict(),
+    )
+    fields.update(overrides)
+    return TrainConfig(**fields)
+
+
+def test_training_runs_an_epoch_and_writes_a_checkpoint_and_the_epoch_table(tiny_dataset, tmp_path):
+    seen = []
+    result = train(small_config(tiny_dataset, tmp_path / "run"), progress=lambda e, n, row: seen.append((e, n)), log=lambda _: None)
+    assert (tmp_path / "run" / "checkpoint.keras").exists()
+    assert result.model_path.exists()
+    assert seen == [(1, 1)]
+    row = result.epochs[0]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "val_loss_improvement_pct", "learning_rate", "next_learning_rate", "seconds"):
+        assert key in row
+    assert (tmp_path / "run" / "epochs.txt").read_text().startswith(TABLE_HEADER)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history["train_images_per_second"] > 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["config"]["architecture"] == "SmallCNN" and config["dataset"]["fingerprint"]
+
+
+def test_the_trained_model_loads_like_the_workers_load_it(tiny_dataset, tmp_path):
+    from detection.inference.runtime import load_keras_model
+
+    result = train(small_config(tiny_dataset, tmp_path / "run"), log=lambda _: None)
+    model = load_keras_model(str(result.model_path))
+    assert model.input_shape == (None, 32, 32, 3)
+
+
+def test_a_cancelled_run_stops_and_keeps_its_checkpoint(tiny_dataset, tmp_path):
+    with pytest.raises(TrainingCancelled):
+        train(small_config(tiny_dataset, tmp_path / "run", epochs=3), should_stop=lambda: True, log=lambda _: None)
+    assert (tmp_path / "run" / "model.keras").exists()
+
+
+def test_a_time_budget_stops_before_the_next_epoch(tiny_dataset, tmp_path):
+    result = train(small_config(tiny_dataset, tmp_path / "run", epochs=4, max_minutes=1e-4), log=lambda _: None)
+    assert len(result.epochs) == 1 and result.stopped_early
+
+
+def test_pretrained_training_runs_a_frozen_phase_then_fine_tunes(tiny_dataset, tmp_path, settings):
+    from training.architectures import BACKBONE, build_model
+
+    weights = tmp_path / "backbone.weights.h5"
+    build_model("EfficientNetLite0", 32, weights=None).get_layer(BACKBONE).save_weights(weights)
+    config = small_config(tiny_dataset, tmp_path / "run", architecture="EfficientNetLite0", weights=str(weights), epochs=2, frozen_epochs=1)
+    result = train(config, log=lambda _: None)
+    assert [r["phase"] for r in result.epochs] == ["frozen", "fine-tune"]
+    assert result.epochs[1]["learning_rate"] == pytest.approx(config.fine_tune_learning_rate)
+
+
+def test_the_train_command_prints_the_table_and_a_report(tiny_dataset, tmp_path, capsys):
+    call_command(
+        "train", str(tiny_dataset), "--architecture", "SmallCNN", "--input-size", "32", "--epochs", "1",
+        "--weights", "none", "--batch-size", "8", "--output", str(tmp_path / "run"),
+    )
+    out = capsys.readouterr().out
+    assert TABLE_HEADER in out and "report:" in out
+    assert (tmp_path / "run" / "report" / "report.html").exists()
+
+
+def test_the_train_command_names_a_bad_dataset(tmp_path):
+    (tmp_path / "empty" / "real").mkdir(parents=True)
+    with pytest.raises(CommandError, match="no 'fake' class folder"):
+        call_command("train", str(tmp_path / "empty"), "--architecture", "SmallCNN", "--weights", "none")

@@ -1,0 +1,84 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from training.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE, WeightsUnavailable
+from training.datasets import DatasetError
+from training.pipeline import Augmentation
+from training.trainer import TrainConfig, train
+
+
+class Command(BaseCommand):
+    help = "Train a detector on a folder of real/ and fake/ images and write the model, history and report."
+
+    def add_arguments(self, parser):
+        parser.add_argument("dataset", help="folder with {train,valid,test}/{real,fake}/ or {real,fake}/")
+        parser.add_argument("--architecture", default=DEFAULT_ARCHITECTURE, choices=ARCHITECTURES)
+        parser.add_argument("--input-size", type=int, default=0, help="pixels (default: the architecture's own)")
+        parser.add_argument("--epochs", type=int, default=20)
+        parser.add_argument("--batch-size", type=int, default=32)
+        parser.add_argument("--weights", default="imagenet", help="imagenet, none, or PATH to backbone weights")
+        parser.add_argument("--learning-rate", type=float, default=1e-3)
+        parser.add_argument("--fine-tune-learning-rate", type=float, default=1e-4)
+        parser.add_argument("--frozen-epochs", type=int, default=2, help="epochs with the backbone frozen (pretrained only)")
+        parser.add_argument("--label-smoothing", type=float, default=0.05)
+        parser.add_argument("--patience", type=int, default=5, help="early stopping patience, epochs")
+        parser.add_argument("--lr-patience", type=int, default=2, help="reduce-on-plateau patience, epochs")
+        parser.add_argument("--max-minutes", type=float, default=0, help="time budget; no epoch starts that would overrun it")
+        parser.add_argument("--max-train-images", type=int, default=0, help="use a random subset of the training split")
+        parser.add_argument("--seed", type=int, default=1337)
+        parser.add_argument("--output", default="", help="run folder (default var/runs/<architecture>-<time>)")
+        parser.add_argument("--no-augment", action="store_true", help="no augmentation at all")
+        parser.add_argument("--no-flip", action="store_true")
+        parser.add_argument("--zoom", type=float, default=0.2, help="zoom range: factor in [1-z, 1+z]")
+        parser.add_argument("--brightness", type=float, default=0.5, help="brightness factor in [1-b, 1+b]")
+        parser.add_argument("--rotation", type=float, default=10.0, help="degrees either way")
+        parser.add_argument("--jpeg-probability", type=float, default=0.5)
+        parser.add_argument("--jpeg-quality", type=int, nargs=2, default=(50, 95), metavar=("MIN", "MAX"))
+        parser.add_argument("--blur-probability", type=float, default=0.2)
+        parser.add_argument("--blur-sigma", type=float, default=1.0)
+        parser.add_argument("--no-evaluate", action="store_true", help="skip the evaluation report after training")
+        parser.add_argument("--register", action="store_true", help="register the trained model as a candidate version")
+
+    def handle(self, *args, **o):
+        from django.conf import settings
+
+        if o["no_augment"]:
+            augmentation = Augmentation.none()
+        else:
+            augmentation = Augmentation(
+                flip=not o["no_flip"], zoom=o["zoom"], brightness=o["brightness"], rotation=o["rotation"],
+                jpeg_probability=o["jpeg_probability"], jpeg_quality=tuple(o["jpeg_quality"]),
+                blur_probability=o["blur_probability"], blur_sigma=o["blur_sigma"],
+            )
+        output = o["output"] or str(
+            Path(settings.VAR_DIR) / "runs" / f"{o['architecture'].lower()}-{timezone.now():%Y%m%d-%H%M%S}"
+        )
+        config = TrainConfig(
+            dataset=o["dataset"], output=output, architecture=o["architecture"], input_size=o["input_size"],
+            epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], learning_rate=o["learning_rate"],
+            fine_tune_learning_rate=o["fine_tune_learning_rate"], frozen_epochs=o["frozen_epochs"],
+            label_smoothing=o["label_smoothing"], early_stopping_patience=o["patience"], lr_patience=o["lr_patience"],
+            max_minutes=o["max_minutes"], max_train_images=o["max_train_images"], seed=o["seed"],
+            augmentation=augmentation.to_dict(),
+        )
+        write = lambda line: self.stdout.write(line) or self.stdout.flush()  # noqa: E731
+        try:
+            result = train(config, log=write)
+        except (DatasetError, WeightsUnavailable) as exc:
+            raise CommandError(str(exc)) from exc
+        write(f"trained in {result.seconds:.0f} s, {result.train_images_per_second:.1f} training images/s")
+        write(f"model: {result.model_path}")
+        if not o["no_evaluate"]:
+            from training import evaluation
+
+            report = evaluation.evaluate_run(result.output)
+            write(f"report: {report.html_path}")
+            write(json.dumps(report.headline(), indent=2))
+        if o["register"]:
+            from training import services
+
+            version = services.register_run(result.output)
+            write(f"registered {version.name} as a candidate")

@@ -1,0 +1,142 @@
+"""tf.data input pipelines and augmentation.
+
+Decoding goes through `training.preprocessing.load_image`, the function the workers use, so a model sees
+the same pixels in training and in serving. Decoded images are cached as uint8 (exact: load_image returns
+integer-valued pixels) and augmented after the cache, so every epoch sees fresh augmentations.
+"""
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .preprocessing import load_image
+
+AUTOTUNE = -1  # tf.data.AUTOTUNE
+
+
+@dataclass
+class Augmentation:
+    """The papers' augmentations (zoom, brightness, flip, rotation, nearest fill) plus re-encoding noise."""
+
+    flip: bool = True
+    zoom: float = 0.2  # zoom factor drawn from [1 - zoom, 1 + zoom]
+    brightness: float = 0.5  # brightness factor drawn from [1 - brightness, 1 + brightness]
+    rotation: float = 10.0  # degrees, either way
+    jpeg_probability: float = 0.5  # re-encode as JPEG ...
+    jpeg_quality: tuple = (50, 95)  # ... at a quality in this range
+    blur_probability: float = 0.2  # Gaussian blur ...
+    blur_sigma: float = 1.0  # ... with sigma up to this
+
+    @classmethod
+    def none(cls):
+        return cls(flip=False, zoom=0, brightness=0, rotation=0, jpeg_probability=0, blur_probability=0)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def read_file_bytes(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def decode_path(path, size):
+    """(size, size, 3) uint8 pixels of the image file at `path`, exactly as serving would see them."""
+    return load_image(read_file_bytes(path), size).astype(np.uint8)
+
+
+def make_dataset(samples, size, batch_size, training=False, augmentation=None, cache=True, seed=0):
+    """A batched tf.data.Dataset of (float32 images in [0, 255], float32 labels (n, 1))."""
+    import tensorflow as tf
+
+    paths = [s.path for s in samples]
+    labels = np.array([[float(s.label)] for s in samples], dtype=np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+
+    def decode(path, label):
+        image = tf.numpy_function(lambda p: decode_path(p.decode(), size), [path], tf.uint8, stateful=False)
+        image.set_shape((size, size, 3))
+        return image, label
+
+    ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
+        if augmentation is not None:
+            augment = make_augmenter(augmentation, size, seed)
+            ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=AUTOTUNE)
+    return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def make_augmenter(aug, size, seed=0):
+    """A tf function augmenting one uint8 image; returns uint8."""
+    import tensorflow as tf
+
+    generator = tf.random.Generator.from_seed(seed)
+
+    def uniform(lo, hi):
+        return generator.uniform((), lo, hi)
+
+    def augment(image):
+        x = tf.cast(image, tf.float32)
+        if aug.flip:
+            x = tf.cond(uniform(0.0, 1.0) < 0.5, lambda: tf.image.flip_left_right(x), lambda: x)
+        if aug.zoom or aug.rotation:
+            x = _affine(x, size, uniform(1 - aug.zoom, 1 + aug.zoom) if aug.zoom else 1.0,
+                        uniform(-aug.rotation, aug.rotation) * np.pi / 180 if aug.rotation else 0.0)
+        if aug.brightness:
+            x = x * uniform(1 - aug.brightness, 1 + aug.brightness)
+        x = tf.clip_by_value(x, 0.0, 255.0)
+        if aug.blur_probability:
+            sigma = uniform(0.3, max(aug.blur_sigma, 0.31))
+            x = tf.cond(uniform(0.0, 1.0) < aug.blur_probability, lambda: gaussian_blur(x, sigma), lambda: x)
+        out = tf.cast(tf.round(x), tf.uint8)
+        if aug.jpeg_probability:
+            lo, hi = aug.jpeg_quality
+            quality = tf.cast(uniform(float(lo), float(hi) + 1), tf.int32)
+            out = tf.cond(
+                uniform(0.0, 1.0) < aug.jpeg_probability,
+                lambda: tf.reshape(tf.image.adjust_jpeg_quality(out, quality), (size, size, 3)),
+                lambda: out,
+            )
+        return out
+
+    return augment
+
+
+def _affine(x, size, scale, angle):
+    """Zoom by `scale` (>1 zooms in) and rotate by `angle` radians about the centre, nearest fill."""
+    import tensorflow as tf
+
+    c = (size - 1) / 2.0
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    # Maps output (x, y) to input coordinates: inverse of rotate-then-scale about the centre.
+    transform = tf.stack([cos, -sin, c - cos * c + sin * c, sin, cos, c - sin * c - cos * c, 0.0, 0.0])
+    transform = tf.cast(tf.reshape(transform, (1, 8)), tf.float32)
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=x[None], transforms=transform, output_shape=[size, size], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="NEAREST",
+    )
+    return out[0]
+
+
+def gaussian_blur(x, sigma, radius=2):
+    """Blur an (h, w, 3) float image with a (2 radius + 1)^2 Gaussian kernel."""
+    import tensorflow as tf
+
+    taps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-(taps**2) / (2.0 * sigma**2))
+    kernel = kernel / tf.reduce_sum(kernel)
+    kx = tf.tile(tf.reshape(kernel, (1, -1, 1, 1)), (1, 1, 3, 1))
+    ky = tf.tile(tf.reshape(kernel, (-1, 1, 1, 1)), (1, 1, 3, 1))
+    padded = tf.pad(x[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    out = tf.nn.depthwise_conv2d(padded, kx, strides=[1, 1, 1, 1], padding="VALID")
+    out = tf.nn.depthwise_conv2d(out, ky, strides=[1, 1, 1, 1], padding="VALID")
+    return out[0]
+
+
+def load_arrays(samples, size):
+    """All images of `samples` as one float32 array (n, size, size, 3), and labels (n,): for evaluation."""
+    images = np.stack([decode_path(s.path, size) for s in samples]).astype(np.float32) if samples else np.zeros((0, size, size, 3), np.float32)
+    return images, np.array([s.label for s in samples], dtype=np.int64)

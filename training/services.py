@@ -1,0 +1,172 @@
+"""Training operations: start and cancel runs, register their models, promote, compare.
+
+Views, tasks, the admin and the management commands call these; they stay thin.
+"""
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+import audit
+
+from . import registry
+from .models import ModelVersion, TrainingRun
+
+
+def runs_dir():
+    return Path(settings.VAR_DIR) / "runs"
+
+
+def start_training(config, actor=None, name=None):
+    """Create a queued TrainingRun for `config` (TrainConfig fields) and enqueue it on the training queue."""
+    from .tasks import run_training
+    from .trainer import TrainConfig
+
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    name = name or f"{config.get('architecture', 'model').lower()}-{stamp}"
+    config = dict(config)
+    config.setdefault("output", str(runs_dir() / name))
+    checked = TrainConfig(**config)  # unknown or missing fields fail here, not in the worker
+    run = TrainingRun.objects.create(
+        name=name,
+        config=checked.to_dict(),
+        total_epochs=checked.epochs,
+        output_dir=checked.output,
+        created_by=actor if _is_user(actor) else None,
+    )
+    audit.record(actor, "training.started", run, architecture=checked.architecture, epochs=checked.epochs)
+    transaction.on_commit(lambda: run_training.delay(run.pk))
+    return run
+
+
+def cancel_training(run, actor=None):
+    """Ask a queued or running run to stop; the worker stops between batches. Returns True if asked."""
+    updated = TrainingRun.objects.filter(pk=run.pk, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).update(
+        cancel_requested=True
+    )
+    if updated:
+        # A run still in the queue never starts.
+        TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
+            status=TrainingRun.Status.CANCELLED, finished_at=timezone.now(), message="cancelled before it started"
+        )
+        audit.record(actor, "training.cancel_requested", run)
+    return bool(updated)
+
+
+def register_run(run_dir, name=None, actor=None):
+    """Register a finished, evaluated run folder as a candidate ModelVersion."""
+    from .evaluation import REPORT_DIR, SUMMARY_FILE, HTML_FILE
+    from .trainer import CONFIG_FILE, MODEL_FILE
+
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / CONFIG_FILE).read_text())
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text()) if (run_dir / SUMMARY_FILE).exists() else {}
+    name = name or run_dir.name
+    return registry.register(
+        name=name,
+        artifact=run_dir / MODEL_FILE,
+        actor=actor,
+        architecture=config["config"]["architecture"],
+        input_size=config["config"]["input_size"],
+        threshold=summary.get("threshold", settings.VERITY_THRESHOLD),
+        temperature=summary.get("temperature", 1.0),
+        metrics=summary,
+        report=str(run_dir / REPORT_DIR / HTML_FILE) if (run_dir / REPORT_DIR / HTML_FILE).exists() else "",
+        training_config=config["config"],
+        dataset_fingerprint=config["dataset"]["fingerprint"],
+        is_trained=True,
+    )
+
+
+class CannotPromote(Exception):
+    pass
+
+
+def promote(version, actor=None):
+    """Make `version` the active detector (atomic and audited); workers pick it up on their next batch."""
+    if not version.artifact_path.exists():
+        raise CannotPromote(f"the model file of {version.name} is missing ({version.artifact_path})")
+    if version.status == ModelVersion.Status.ACTIVE:
+        return version
+    return registry.activate(version, actor=actor)
+
+
+COMPARE_COLUMNS = [
+    ("name", "run"),
+    ("architecture", "architecture"),
+    ("input_size", "input"),
+    ("params", "params"),
+    ("epochs_trained", "epochs"),
+    ("training_seconds", "train s"),
+    ("train_images_per_second", "train img/s"),
+    ("inference_images_per_second", "infer img/s"),
+    ("valid_auc", "val AUC"),
+    ("test_auc", "test AUC"),
+    ("test_accuracy", "test acc"),
+    ("test_f1", "test F1"),
+    ("test_mcc", "test MCC"),
+    ("test_eer", "test EER"),
+]
+
+
+def comparison_row(name, summary):
+    """One row of the comparison table from a run summary (or a ModelVersion's metrics)."""
+    row = {key: summary.get(key) for key, _ in COMPARE_COLUMNS if key in summary}
+    row["name"] = name
+    test, valid = summary.get("test", {}), summary.get("valid", {})
+    row["valid_auc"] = valid.get("all", {}).get("roc_auc")
+    row["test_auc"] = test.get("all", {}).get("roc_auc")
+    row["test_accuracy"] = test.get("all", {}).get("accuracy")
+    row["test_f1"] = test.get("all", {}).get("f1")
+    row["test_mcc"] = test.get("all", {}).get("mcc")
+    row["test_eer"] = test.get("all", {}).get("eer")
+    row["sources"] = {k: v.get("roc_auc") for k, v in test.items() if k != "all"}
+    row["jpeg_75_auc_drop"] = summary.get("robustness", {}).get("jpeg_75", {}).get("all", {}).get("auc_drop")
+    return row
+
+
+def compare_runs(run_dirs):
+    from .evaluation import SUMMARY_FILE
+
+    rows = []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / SUMMARY_FILE
+        if path.exists():
+            rows.append(comparison_row(Path(run_dir).name, json.loads(path.read_text())))
+    return rows
+
+
+def compare_versions(versions):
+    return [comparison_row(v.name, v.metrics or {}) | {"version": v} for v in versions]
+
+
+def format_table(rows):
+    """The comparison as a plain-text table (one column per source AUC too)."""
+    sources = sorted({s for r in rows for s in r.get("sources", {})})
+    header = [label for _, label in COMPARE_COLUMNS] + [f"AUC {s}" for s in sources] + ["JPEG75 drop"]
+    lines = []
+    for r in rows:
+        cells = [_cell(r.get(key)) for key, _ in COMPARE_COLUMNS]
+        cells += [_cell(r.get("sources", {}).get(s)) for s in sources]
+        cells.append(_cell(r.get("jpeg_75_auc_drop")))
+        lines.append(cells)
+    widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(header)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in lines]
+    return "\n".join(out)
+
+
+def _cell(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.0f}"
+    if isinstance(value, int) and value > 99999:
+        return f"{value / 1e6:.2f}M"
+    return str(value)
+
+
+def _is_user(actor):
+    return actor is not None and getattr(actor, "is_authenticated", False)

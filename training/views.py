@@ -1,0 +1,133 @@
+"""Staff pages: start and follow training runs, read reports, compare versions, promote one."""
+import mimetypes
+from functools import wraps
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import services
+from .forms import TrainingRunForm
+from .models import ModelVersion, TrainingRun
+
+
+def staff_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("training pages are for staff")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@staff_required
+def index(request):
+    versions = ModelVersion.objects.all()
+    return render(request, "training/index.html", {
+        "rows": services.compare_versions(versions),
+        "runs": TrainingRun.objects.all()[:20],
+    })
+
+
+@staff_required
+def compare(request):
+    versions = ModelVersion.objects.filter(is_trained=True)
+    rows = services.compare_versions(versions)
+    sources = sorted({s for r in rows for s in r["sources"]})
+    for row in rows:
+        row["source_aucs"] = [row["sources"].get(s) for s in sources]
+    return render(request, "training/compare.html", {"rows": rows, "sources": sources})
+
+
+@staff_required
+def run_new(request):
+    form = TrainingRunForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        run = services.start_training(form.to_config(), actor=request.user)
+        messages.success(request, f"Training run {run.name} queued.")
+        return redirect("training:run-detail", pk=run.pk)
+    return render(request, "training/run_new.html", {"form": form})
+
+
+@staff_required
+def run_detail(request, pk):
+    run = get_object_or_404(TrainingRun, pk=pk)
+    return render(request, "training/run_detail.html", {"run": run})
+
+
+@staff_required
+def run_progress(request, pk):
+    run = get_object_or_404(TrainingRun, pk=pk)
+    return JsonResponse({
+        "status": run.status, "epoch": run.epoch, "total_epochs": run.total_epochs,
+        "percent": run.progress_percent, "finished": run.is_finished, "message": run.message,
+    })
+
+
+@staff_required
+@require_POST
+def run_cancel(request, pk):
+    run = get_object_or_404(TrainingRun, pk=pk)
+    if services.cancel_training(run, actor=request.user):
+        messages.success(request, f"Asked {run.name} to stop; it keeps its best checkpoint.")
+    else:
+        messages.error(request, f"{run.name} has already finished.")
+    return redirect("training:run-detail", pk=run.pk)
+
+
+@staff_required
+def version_detail(request, pk):
+    version = get_object_or_404(ModelVersion, pk=pk)
+    report_files = []
+    if version.report and Path(version.report).exists():
+        report_files = sorted(p.name for p in Path(version.report).parent.iterdir() if p.is_file())
+    return render(request, "training/version_detail.html", {
+        "version": version, "m": version.metrics or {}, "report_files": report_files,
+        "test_rows": _source_rows(version.metrics, "test"), "valid_rows": _source_rows(version.metrics, "valid"),
+        "robustness_rows": _robustness_rows(version.metrics),
+    })
+
+
+@staff_required
+def version_report_file(request, pk, name):
+    """A file of the version's report folder (the HTML report, its plots, metrics.json)."""
+    version = get_object_or_404(ModelVersion, pk=pk)
+    if not version.report:
+        raise Http404("this version has no report")
+    folder = Path(version.report).parent.resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        raise Http404("no such report file")
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path.open("rb"), content_type=content_type)
+
+
+@staff_required
+@require_POST
+def version_promote(request, pk):
+    version = get_object_or_404(ModelVersion, pk=pk)
+    try:
+        services.promote(version, actor=request.user)
+    except services.CannotPromote as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{version.name} is now the active model; workers use it from their next image.")
+    return redirect("training:version-detail", pk=version.pk)
+
+
+def _source_rows(metrics, split):
+    return [{"name": k, **v} for k, v in (metrics or {}).get(split, {}).items()]
+
+
+def _robustness_rows(metrics):
+    rows = []
+    for name, groups in (metrics or {}).get("robustness", {}).items():
+        for source, values in groups.items():
+            rows.append({"perturbation": name, "name": source, **values})
+    return rows
