@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Container entrypoint: web | worker | gpu-worker | training-worker | migrate | manage ARGS...
+# Container entrypoint: web | worker | default-worker | gpu-worker | training-worker | migrate | manage ARGS...
 set -euo pipefail
 cd /app
 case "${1:-web}" in
@@ -9,13 +9,20 @@ case "${1:-web}" in
     exec gunicorn config.wsgi:application -c platform/gunicorn.conf.py
     ;;
   worker)
-    # CPU inference worker: one process per core is plenty; TensorFlow threads inside each.
-    exec celery -A config worker -Q inference,default --concurrency "${WORKER_CONCURRENCY:-1}" \
-      --prefetch-multiplier 1 -l "${LOG_LEVEL:-info}" -n "cpu@%h"
+    # CPU inference worker on ONNX Runtime, batching with celery-batches (prefetch must hold a batch).
+    export VERITY_INFERENCE_RUNTIME="${VERITY_INFERENCE_RUNTIME:-onnx}"
+    exec celery -A config worker -Q "${WORKER_QUEUES:-inference}" --concurrency "${WORKER_CONCURRENCY:-1}" \
+      -l "${LOG_LEVEL:-info}" -n "cpu@%h"
+    ;;
+  default-worker)
+    # Forensic evidence, ONNX exports and webhooks: the default queue, one task at a time per process.
+    exec celery -A config worker -Q default --concurrency "${WORKER_CONCURRENCY:-2}" --prefetch-multiplier 1 \
+      -l "${LOG_LEVEL:-info}" -n "default@%h"
     ;;
   gpu-worker)
-    # One process owns the GPU; it takes large batches.
-    exec celery -A config worker -Q inference --concurrency 1 --prefetch-multiplier 1 -l "${LOG_LEVEL:-info}" -n "gpu@%h"
+    # One process owns the GPU; TensorFlow runs the Keras model there, in large batches.
+    export VERITY_INFERENCE_RUNTIME="${VERITY_INFERENCE_RUNTIME:-keras}" VERITY_BATCH_SIZE="${VERITY_BATCH_SIZE:-64}"
+    exec celery -A config worker -Q inference --concurrency 1 -l "${LOG_LEVEL:-info}" -n "gpu@%h"
     ;;
   training-worker)
     exec celery -A config worker -Q training --concurrency 1 --prefetch-multiplier 1 -l "${LOG_LEVEL:-info}" -n "training@%h"

@@ -11,5 +11,5 @@ urlpatterns = [
     path("webhook-secret/", views.WebhookSecretView.as_view(), name="webhook-secret"),
     path("keys/", views.ApiKeyListCreateView.as_view(), name="key-list"),
     path("keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="key-revoke"),
-    re_path(r"^.*$", views.not_found),
+    re_path(r"^[\s\S]*$", views.not_found),  # any path, control characters included (fuzzing found one)
 ]

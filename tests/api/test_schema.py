@@ -23,3 +23,8 @@ def test_the_schema_and_the_interactive_docs_are_served(client, db):
     assert schema.status_code == 200 and b"/api/v1/submissions/" in schema.content
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_an_unknown_api_path_with_control_characters_gets_a_json_404(client):
+    response = client.post("/api/v1/keys/a%0Ab%0Dc%C2%85d/revoke/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("application/json")

@@ -55,7 +55,7 @@ def test_a_journalist_signs_in_uploads_and_sees_the_verdict(
     page.get_by_role("heading", name="Submissions").wait_for()
 
     page.get_by_role("link", name="Upload", exact=True).click()
-    page.get_by_label("Images").set_input_files([str(photo), str(empty)])
+    page.get_by_label("Images", exact=True).set_input_files([str(photo), str(empty)])
     page.get_by_role("button", name="Upload").click()
     page.get_by_text("Queued for scoring (1)").wait_for()
     assert "the file is empty" in page.locator(".rejected").inner_text()

@@ -46,7 +46,7 @@ def test_a_cancelled_run_stops_and_says_so(tiny_dataset, tmp_path, admin_user, m
     assert run.epoch < 5
 
 
-def test_a_queued_run_that_is_cancelled_never_starts(tiny_dataset, tmp_path):
+def test_a_queued_run_that_is_cancelled_never_starts(tiny_dataset, tmp_path, db):
     run = TrainingRun.objects.create(name="r2", config=config_for(tiny_dataset, tmp_path))
     assert services.cancel_training(run)
     run_training(run.pk)
@@ -54,7 +54,7 @@ def test_a_queued_run_that_is_cancelled_never_starts(tiny_dataset, tmp_path):
     assert run.status == TrainingRun.Status.CANCELLED and run.epoch == 0
 
 
-def test_running_the_task_twice_trains_once(tiny_dataset, tmp_path, monkeypatch):
+def test_running_the_task_twice_trains_once(tiny_dataset, tmp_path, monkeypatch, db):
     run = TrainingRun.objects.create(name="r3", config=config_for(tiny_dataset, tmp_path), status=TrainingRun.Status.SUCCEEDED)
     called = []
     from training import trainer
