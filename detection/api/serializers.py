@@ -94,7 +94,18 @@ class SubmissionResultSerializer(serializers.ModelSerializer):
     def get_forensics(self, submission):
         # The forensics work (issue 7) keeps one Evidence row per submission; absent until it is computed.
         evidence = getattr(submission, "evidence", None)
-        return getattr(evidence, "as_summary", None) if evidence is not None else None
+        if evidence is None:
+            return None
+        from detection.forensics.summary import API_IMAGE_ROUTE, evidence_summary
+
+        summary = evidence_summary(evidence, image_route=API_IMAGE_ROUTE)
+        request = self.context.get("request")
+        if request is not None:  # absolute URLs, like status_url
+            for signal in summary["signals"].values():
+                for key, value in signal.items():
+                    if key.endswith("image_url") and value:
+                        signal[key] = request.build_absolute_uri(value)
+        return summary
 
 
 def latest_detection(submission):

@@ -8,6 +8,9 @@ urlpatterns = [
     path("submissions/", views.SubmissionListCreateView.as_view(), name="submission-list"),
     path("submissions/batch/", views.SubmissionBatchView.as_view(), name="submission-batch"),
     path("submissions/<uuid:pk>/", views.SubmissionDetailView.as_view(), name="submission-detail"),
+    path(
+        "submissions/<uuid:pk>/evidence/<str:kind>.png", views.EvidenceImageView.as_view(), name="evidence-image"
+    ),
     path("webhook-secret/", views.WebhookSecretView.as_view(), name="webhook-secret"),
     path("keys/", views.ApiKeyListCreateView.as_view(), name="key-list"),
     path("keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="key-revoke"),

@@ -1,8 +1,11 @@
 """Partner API views: thin, calling detection.services; every use of a key is written to the audit trail."""
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, status
@@ -18,7 +21,7 @@ from accounts import api_keys
 from accounts.models import ApiKey
 
 from .. import fetch, services, webhooks
-from ..models import Detection, Submission
+from ..models import Detection, Evidence, Submission
 from ..validation import InvalidImage
 from . import idempotency
 from .authentication import PortalSessionAuthentication
@@ -274,6 +277,24 @@ class SubmissionDetailView(PartnerAPIView):
         # Another organisation's submission is "not found", never "forbidden": its existence is not told.
         submission = get_object_or_404(self.organisation_submissions(), pk=pk)
         return Response(self.get_serializer(submission).data)
+
+
+class EvidenceImageView(PartnerAPIView):
+    required_scopes = {"GET": "read"}
+
+    @extend_schema(
+        summary="A forensic image of a submission (heatmap, faces, ela, noise), as PNG",
+        responses={(200, "image/png"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, pk, kind):
+        submission = get_object_or_404(self.organisation_submissions(), pk=pk)
+        evidence = Evidence.objects.filter(submission=submission).first()
+        name = evidence.image_name(kind) if evidence is not None else ""
+        if not name or not default_storage.exists(name):
+            raise NotFound("no such evidence image")
+        response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 class WebhookSecretView(PartnerAPIView):

@@ -23,21 +23,26 @@ def submission_summary(submission):
     return evidence_summary(evidence)
 
 
-def evidence_image_url(evidence, kind):
+PORTAL_IMAGE_ROUTE = "detection:evidence-image"
+API_IMAGE_ROUTE = "api:evidence-image"  # the same images for API keys (partners have no portal session)
+
+
+def evidence_image_url(evidence, kind, route=PORTAL_IMAGE_ROUTE):
     """The permission-checked URL of a derivative image, versioned so that a recomputed one is not cached."""
     if not evidence.image_name(kind):
         return None
-    url = reverse("detection:evidence-image", args=[evidence.submission_id, kind])
+    url = reverse(route, args=[evidence.submission_id, kind])
     stamp = int(evidence.computed_at.timestamp()) if evidence.computed_at else 0
     return f"{url}?v={stamp}"
 
 
-def evidence_summary(evidence):
+def evidence_summary(evidence, image_route=PORTAL_IMAGE_ROUTE):
     signals = {}
     for name in SIGNAL_TITLES:
         result = dict(getattr(evidence, name) or {"status": "pending"})
         for kind in IMAGES.get(name, ()):
-            result[f"{kind}_image_url" if name == "error_levels" else "image_url"] = evidence_image_url(evidence, kind)
+            key = f"{kind}_image_url" if name == "error_levels" else "image_url"
+            result[key] = evidence_image_url(evidence, kind, image_route)
         result["title"] = SIGNAL_TITLES[name]
         signals[name] = result
     detection = evidence.detection

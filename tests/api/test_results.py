@@ -105,11 +105,29 @@ def test_the_list_is_paginated_with_a_cursor(api, scored, queued):
 def test_a_result_carries_the_forensic_signals_once_they_are_computed(api, scored):
     from detection import models
 
-    if not hasattr(models, "Evidence"):
-        pytest.skip("the forensics work (issue 7) is not in this tree")
     models.Evidence.objects.create(
         submission=scored, status="done", metadata={"status": "ok", "findings": ["no camera data"]}, computed_at=timezone.now()
     )
     forensics = api.get(detail(scored)).json()["forensics"]
     assert forensics["status"] == "done"
     assert forensics["signals"]["metadata"]["findings"] == ["no camera data"]
+
+
+def test_a_partner_opens_the_forensic_images_with_its_key_and_a_rival_cannot(api, rival_api, scored):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from detection import models
+    from tests.conftest import make_image_bytes
+
+    png = make_image_bytes("PNG", size=(8, 8))
+    name = default_storage.save(f"evidence/{scored.pk}/heatmap.png", ContentFile(png))
+    models.Evidence.objects.create(submission=scored, status="done", heatmap_image=name, computed_at=timezone.now())
+
+    url = api.get(detail(scored)).json()["forensics"]["signals"]["heatmap"]["image_url"]
+    assert url.startswith("http://testserver/api/v1/submissions/") and f"{scored.pk}/evidence/heatmap.png" in url
+    response = api.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == png
+    assert rival_api.get(url).status_code == 404
+    assert api.get(url.replace("heatmap.png", "noise.png")).status_code == 404
