@@ -51,6 +51,7 @@ def test_a_time_budget_stops_before_the_next_epoch(tiny_dataset, tmp_path):
     assert len(result.epochs) == 1 and result.stopped_early
 
 
+@pytest.mark.slow
 def test_pretrained_training_runs_a_frozen_phase_then_fine_tunes(tiny_dataset, tmp_path, settings):
     from training.architectures import BACKBONE, build_model
 
