@@ -6,3 +6,10 @@ def record(actor, action, target=None, **data):
     from .services import record as _record
 
     return _record(actor, action, target, **data)
+
+
+def record_many(entries):
+    """Append several events at once: [(actor, action, target, data)]; see :func:`audit.services.record_many`."""
+    from .services import record_many as _record_many
+
+    return _record_many(entries)

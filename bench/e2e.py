@@ -1,15 +1,20 @@
-"""End to end: images submitted through the service layer, scored by a real Celery worker on Redis.
+"""End to end: images submitted through the service layer or the partner API, scored by a real Celery worker on Redis.
 
-    .venv/bin/python bench/e2e.py [-n 200] [--rate 20] [--broker redis://127.0.0.1:6379/9] [--json out.json]
+    .venv/bin/python bench/e2e.py [-n 200] [--rate 20] [--via service|api] [--broker redis://127.0.0.1:6379/9]
+                                  [--database-url postgres://...] [--json out.json]
 
 Measures, in one run: the raw model throughput of the worker's runtime (same batch size, in this process),
 end-to-end throughput for a burst of N uploads, and latency from upload to stored verdict (p50, p95, max)
 at a steady upload rate. Without --broker it starts a private redis-server on a free port (the embedded
 SQLite broker's polling would dominate latency). Everything runs in a temporary folder with its own
-SQLite database unless --database-url is given.
+SQLite database unless --database-url is given, with DEBUG off as in production.
+
+`--via api` sends every image as a partner would: an HTTP POST to /api/v1/submissions/ with an API key, to
+a gunicorn server (2 threads) started for the run; latency is then from the moment the request is sent.
 """
 import argparse
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -46,6 +51,60 @@ def start_redis(workdir):
     sys.exit("redis-server did not start")
 
 
+def start_api(workdir, files):
+    """Start gunicorn for the partner API and make a key; returns (process, submit(i) -> submission id)."""
+    import urllib3
+
+    from accounts.api_keys import create_api_key
+    from accounts.models import Organisation
+
+    organisation, _ = Organisation.objects.get_or_create(
+        slug="bench", defaults={"name": "Bench", "kind": Organisation.Kind.PARTNER}
+    )
+    _, raw_key = create_api_key(organisation=organisation, name="bench", scopes=["submit", "read"])
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--threads", "2", "--log-level", "warning"],
+        cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "web.log", "w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    http = urllib3.PoolManager(maxsize=1)
+    url = f"http://127.0.0.1:{port}/api/v1/submissions/"
+    headers = {"Authorization": f"Bearer {raw_key}"}
+    for _ in range(300):
+        try:
+            http.request("GET", url, headers=headers, timeout=1, retries=False)
+            break
+        except urllib3.exceptions.HTTPError:
+            time.sleep(0.1)
+    else:
+        sys.exit(f"the API server did not start; log in {workdir / 'web.log'}")
+
+    def submit(i):
+        name, data = files[i % len(files)]
+        sent_at = time.time()
+        response = http.request("POST", url, headers=headers, fields={"image": (name, data, "image/jpeg")}, timeout=30)
+        if response.status != 201:
+            sys.exit(f"the API answered {response.status}: {response.data[:500]!r}")
+        pk = response.json()["id"]
+        SENT_AT[pk] = sent_at
+        return pk
+
+    return web, submit
+
+
+def latency_ms(submission):
+    """Upload to stored verdict: from the API request (sent_at, when there is one) or from the upload."""
+    detection = submission.detections.get()
+    sent_at = SENT_AT.get(str(submission.pk))
+    if sent_at is None:
+        return detection.total_ms
+    return (detection.created_at.timestamp() - sent_at) * 1000
+
+
+SENT_AT = {}  # submission id -> wall-clock time the API request was sent
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=200, help="images per phase")
@@ -54,6 +113,7 @@ def main():
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--model", help=".keras file (default: the shipped default model)")
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET), help="images come from its test split")
+    parser.add_argument("--via", choices=["service", "api"], default="service", help="how images are submitted")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
 
@@ -67,6 +127,12 @@ def main():
         VERITY_VAR_DIR=str(workdir / "var"),
         DJANGO_SETTINGS_MODULE="config.settings",
         TF_CPP_MIN_LOG_LEVEL="2",
+        # As deployed: DEBUG off (with it on, Django records every SQL query in every process).
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(32),
+        VERITY_API_KEY_RATE="1000000/min",
+        VERITY_API_ORGANISATION_RATE="1000000/min",
+        VERITY_API_DAILY_QUOTA="1000000",
     )
     sys.path.insert(0, str(ROOT))
     import django
@@ -83,7 +149,7 @@ def main():
     from training.defaults import ensure_default_model
     from training.preprocessing import load_image
 
-    worker = None
+    worker = web = None
     try:
         call_command("migrate", verbosity=0)
         if args.model:
@@ -121,9 +187,13 @@ def main():
                 time.sleep(0.02)
             sys.exit(f"timed out; worker log in {workdir / 'worker.log'}")
 
-        def submit(i):
-            name, data = files[i % len(files)]
-            return services.submit(data=data, name=name, source=Submission.Source.API).pk
+        if args.via == "api":
+            web, submit = start_api(workdir, files)
+        else:
+
+            def submit(i):
+                name, data = files[i % len(files)]
+                return services.submit(data=data, name=name, source=Submission.Source.API).pk
 
         wait_all([submit(0)], timeout=300)  # warm-up: the worker loads the model
 
@@ -141,14 +211,13 @@ def main():
                 time.sleep(delay)
             steady.append(submit(i))
         wait_all(steady)
-        latencies = np.array(
-            [s.detections.get().total_ms for s in Submission.objects.filter(pk__in=steady).prefetch_related("detections")]
-        )
+        latencies = np.array([latency_ms(s) for s in Submission.objects.filter(pk__in=steady).prefetch_related("detections")])
         failed = Submission.objects.filter(status="failed").count()
     finally:
-        if worker:
-            worker.terminate()
-            worker.wait(timeout=30)
+        for process in (worker, web):
+            if process:
+                process.terminate()
+                process.wait(timeout=30)
         if redis_proc:
             redis_proc.terminate()
 
@@ -158,6 +227,7 @@ def main():
         "batch_wait_ms": settings.VERITY_BATCH_WAIT_MS,
         "n": args.n,
         "rate": args.rate,
+        "via": args.via,
         "raw_img_s": raw_img_s,
         "e2e_img_s": e2e_img_s,
         "e2e_ratio_to_raw": e2e_img_s / raw_img_s,
@@ -167,7 +237,8 @@ def main():
         "failed": failed,
     }
     print(f"model {version.name}, runtime {runtime_name}, batches of up to {settings.VERITY_BATCH_SIZE} "
-          f"or {settings.VERITY_BATCH_WAIT_MS} ms, broker {args.broker}\n")  # fmt: skip
+          f"or {settings.VERITY_BATCH_WAIT_MS} ms, broker {args.broker}, database {settings.DATABASES['default']['ENGINE']}, "
+          f"submitted through the {args.via}\n")  # fmt: skip
     print_table(
         ["measure", "value"],
         [

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -167,25 +167,8 @@ def score_many(submission_ids):
     probabilities = detector.predict(np.stack([pixels for _, pixels, _ in decoded]))
     # The batch's model time, shared out per image.
     inference_ms = (time.perf_counter() - started) * 1000 / len(decoded)
-
-    for (submission, _, preprocess_ms), probability in zip(decoded, probabilities):
-        detection, created = _store_detection(
-            submission, version, float(probability), preprocess_ms=preprocess_ms, inference_ms=inference_ms
-        )
-        if created:
-            audit.record(
-                None,
-                "submission.scored",
-                submission,
-                label=detection.label,
-                probability=round(float(probability), 6),
-                uncertain=detection.uncertain,
-                model_version=version.name,
-                runtime=detector.runtime,
-                batch_size=len(decoded),
-            )
-            submission_scored.send(sender=Submission, submission=submission, detection=detection)
-        results[str(submission.pk)] = detection
+    scored = [(submission, float(p), preprocess_ms) for (submission, _, preprocess_ms), p in zip(decoded, probabilities)]
+    results.update(_store_detections(version, detector.runtime, scored, inference_ms))
     return results
 
 
@@ -222,14 +205,21 @@ def classify(probability, version):
     return label, uncertain, threshold
 
 
-def _store_detection(submission, version, probability, *, preprocess_ms, inference_ms):
-    label, uncertain, threshold = classify(probability, version)
+def _store_detections(version, runtime, scored, inference_ms):
+    """Store a batch's detections, mark the submissions scored, audit and announce them: one transaction.
+
+    `scored`: [(submission, probability, preprocess_ms)]. One insert, one update and one audit append for
+    the whole batch; per-row bookkeeping cost more than the model itself on small batches. Returns
+    {submission id (str): Detection}.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        detection, created = Detection.objects.get_or_create(
-            submission=submission,
-            model_version=version,
-            defaults=dict(
+    detections = []
+    for submission, probability, preprocess_ms in scored:
+        label, uncertain, threshold = classify(probability, version)
+        detections.append(
+            Detection(
+                submission=submission,
+                model_version=version,
                 probability=probability,
                 label=label,
                 uncertain=uncertain,
@@ -237,10 +227,58 @@ def _store_detection(submission, version, probability, *, preprocess_ms, inferen
                 preprocess_ms=preprocess_ms,
                 inference_ms=inference_ms,
                 total_ms=(now - submission.created_at).total_seconds() * 1000,
-            ),
+                created_at=now,
+            )
         )
-        _mark_scored(submission, detection)
-    return detection, created
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                Detection.objects.bulk_create(detections)
+        except IntegrityError:
+            # Another process stored some of these meanwhile (a redelivered task): keep whichever came first.
+            return {str(d.submission_id): _store_one(d, runtime) for d in detections}
+        submission_ids = [d.submission_id for d in detections]
+        Submission.objects.filter(pk__in=submission_ids).update(
+            status=Submission.Status.SCORED, scored_at=now, failure_reason="", updated_at=now
+        )
+        audit.record_many(
+            (None, "submission.scored", d.submission, _scored_event_data(d, runtime, len(detections))) for d in detections
+        )
+        for detection in detections:
+            submission = detection.submission
+            submission.status, submission.scored_at, submission.failure_reason = Submission.Status.SCORED, now, ""
+            submission_scored.send(sender=Submission, submission=submission, detection=detection)
+    return {str(d.submission_id): d for d in detections}
+
+
+def _scored_event_data(detection, runtime, batch_size):
+    return dict(
+        label=detection.label,
+        probability=round(detection.probability, 6),
+        uncertain=detection.uncertain,
+        model_version=detection.model_version.name,
+        runtime=runtime,
+        batch_size=batch_size,
+    )
+
+
+def _store_one(detection, runtime):
+    """Store one detection unless one exists for its submission and version; audit and announce a new one."""
+    with transaction.atomic():
+        stored, created = Detection.objects.get_or_create(
+            submission=detection.submission,
+            model_version=detection.model_version,
+            defaults={
+                f.name: getattr(detection, f.name)
+                for f in Detection._meta.concrete_fields
+                if f.name not in ("id", "submission", "model_version")
+            },
+        )
+        _mark_scored(detection.submission, stored)
+        if created:
+            audit.record(None, "submission.scored", stored.submission, **_scored_event_data(stored, runtime, 1))
+            submission_scored.send(sender=Submission, submission=stored.submission, detection=stored)
+    return stored
 
 
 def _mark_scored(submission, detection):

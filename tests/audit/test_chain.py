@@ -149,3 +149,22 @@ def test_writers_in_separate_processes_neither_fail_nor_fork_the_chain(tmp_path)
     assert [p.returncode for p in procs] == [0] * writers, outputs
     assert AuditEvent.objects.filter(action="process.wrote").count() == writers * per_writer
     assert "audit trail intact" in verify()
+
+
+def test_events_recorded_together_chain_in_order_like_single_ones(journalist):
+    before = audit.record(journalist, "thing.before", journalist)
+    batch = audit.record_many([(None, f"thing.batch_{i}", journalist, {"n": i}) for i in range(4)])
+    after = audit.record(journalist, "thing.after", journalist)
+    events = list(AuditEvent.objects.filter(id__gte=before.pk).order_by("id"))
+    assert [e.action for e in events] == ["thing.before", *(f"thing.batch_{i}" for i in range(4)), "thing.after"]
+    assert [e.pk for e in events[1:5]] == [e.pk for e in batch]
+    for previous, event in zip(events, events[1:]):
+        assert event.prev_hash == previous.hash and event.hash == chain.hash_of(event)
+    assert events[0].pk == before.pk and events[-1].pk == after.pk
+    assert "intact" in verify()
+
+
+def test_recording_nothing_writes_nothing(db):
+    count = AuditEvent.objects.count()
+    assert audit.record_many([]) == []
+    assert AuditEvent.objects.count() == count

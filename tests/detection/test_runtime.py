@@ -169,11 +169,14 @@ def brightness_model(tmp_path):
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     x = keras.layers.Conv2D(2, 3, activation="relu", name="conv")(x)
+    x = keras.layers.Conv2D(2, 3, activation="relu", name="conv2")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="head")(x)
     model = keras.Model(inputs, outputs)
     kernel = np.random.default_rng(0).normal(0.05, 0.1, (3, 3, 3, 2)).astype(np.float32)
     model.get_layer("conv").set_weights([kernel, np.full(2, 0.2, np.float32)])
+    kernel2 = np.abs(np.random.default_rng(1).normal(0.1, 0.05, (3, 3, 2, 2))).astype(np.float32)
+    model.get_layer("conv2").set_weights([kernel2, np.zeros(2, np.float32)])
     model.get_layer("head").set_weights([np.full((2, 1), 3.0, dtype=np.float32), np.array([-3.0], np.float32)])
     path = tmp_path / "brightness.keras"
     model.save(path)
@@ -188,7 +191,7 @@ def test_the_int8_variant_is_judged_on_test_auc_and_served_only_when_approved(db
     version = registry.activate(registry.register(name="bright", artifact=brightness_model, input_size=32, is_trained=True))
     fp32 = export.export_onnx(brightness_model, version.artifact_sha256)
     images, labels = _labelled_images()
-    info = quantize.quantize_int8(fp32, images, images, labels)
+    info = quantize.quantize_int8(fp32, images, images, labels, images, labels)
     assert info.fp32_auc > 0.95 and abs(info.auc_delta - (info.fp32_auc - info.reduced_auc)) < 1e-12
     assert info.approved == (info.auc_delta <= quantize.MAX_AUC_LOSS)
     int8 = export.OnnxModel(info.onnx_path).predict(images)
@@ -204,3 +207,46 @@ def test_the_int8_variant_is_judged_on_test_auc_and_served_only_when_approved(db
     settings.VERITY_REDUCED_PRECISION = False
     info_path.write_text(json.dumps(dict(json.loads(info_path.read_text()), approved=True)))
     assert runtime.get_detector(version).runtime == "onnx"
+
+
+def _float_and_int8_convs(onnx_path):
+    """(convolutions with float weights, convolutions fed int8 weights through DequantizeLinear), in graph order."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path)).graph
+    dequantized = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    return [c.name for c in convs if c.input[1] not in dequantized], [c.name for c in convs if c.input[1] in dequantized]
+
+
+def test_int8_keeps_the_fewest_leading_convolutions_in_float_that_hold_validation_auc(db, brightness_model):
+    from detection.inference import quantize
+
+    fp32 = export.export_onnx(brightness_model, "two-convs")
+    images, labels = _labelled_images()
+    valid_images, valid_labels = _labelled_images(24)
+
+    # Everything in int8 is within a generous limit: the first candidate (no float convolution) is kept.
+    with mock.patch.object(quantize, "MAX_AUC_LOSS", 1.0):
+        info = quantize.quantize_int8(fp32, images, images, labels, valid_images, valid_labels)
+    assert info.float_convs == 0 and list(info.valid_auc_deltas) == ["0"]
+    floating, int8 = _float_and_int8_convs(info.onnx_path)
+    assert floating == [] and len(int8) == 2
+
+    # No candidate can meet an impossible limit: all are tried, the one losing least is kept, and not approved.
+    with mock.patch.object(quantize, "MAX_AUC_LOSS", -1.0), mock.patch.object(quantize, "FLOAT_LEADING_CONVS", (0, 1)):
+        info = quantize.quantize_int8(fp32, images, images, labels, valid_images, valid_labels)
+    assert sorted(info.valid_auc_deltas) == ["0", "1"] and not info.approved
+    deltas = {int(k): v for k, v in info.valid_auc_deltas.items()}
+    assert info.float_convs == min(deltas, key=deltas.get)
+    floating, int8 = _float_and_int8_convs(info.onnx_path)
+    assert len(floating) == info.float_convs and len(int8) == 2 - info.float_convs
+
+
+def test_the_percentile_calibration_takes_any_number_of_images(db, brightness_model):
+    from detection.inference import quantize
+
+    fp32 = export.export_onnx(brightness_model, "odd-calibration")
+    images, labels = _labelled_images()
+    info = quantize.quantize_int8(fp32, images[:13], images, labels)  # 13: batches of 8 would leave a ragged one
+    assert info.calibration_images == 13 and info.float_convs == quantize.DEFAULT_FLOAT_CONVS

@@ -163,3 +163,45 @@ def test_a_rejected_upload_stores_nothing_and_is_audited(db, journalist):
     assert not default_storage.exists("uploads")
     event = AuditEvent.objects.get(action="submission.rejected")
     assert event.actor == journalist and "not an image" in event.data["reason"]
+
+
+def test_a_batch_is_stored_with_one_audit_event_per_submission_in_a_few_queries(active_model, journalist):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    submissions = [submit((220, 20, i), name=f"{i}.jpg", uploader=journalist) for i in range(6)]
+    with CaptureQueriesContext(connection) as queries:
+        results = services.score_many([s.pk for s in submissions])
+    assert sorted(results) == sorted(str(s.pk) for s in submissions)
+    assert Submission.objects.filter(status=Submission.Status.SCORED).count() == 6
+    scored_events = AuditEvent.objects.filter(action="submission.scored")
+    assert sorted(e.target_id for e in scored_events) == sorted(str(s.pk) for s in submissions)
+    assert all(e.data["batch_size"] == 6 for e in scored_events)
+    # Six fakes also open six review items (a few queries each); the scoring bookkeeping itself is
+    # constant per batch, so six images cost far fewer queries than six single scorings would.
+    per_image = CaptureQueriesContext(connection)
+    lone = submit((220, 20, 99), name="lone.jpg", uploader=journalist)
+    with per_image:
+        services.score(lone.pk)
+    assert len(queries) < 6 * len(per_image)
+
+
+def test_a_detection_stored_meanwhile_by_another_worker_is_kept_and_the_rest_of_the_batch_stored(
+    active_model, journalist
+):
+    first, second = submit(RED, name="a.jpg", uploader=journalist), submit(RED, name="b.jpg", uploader=journalist)
+    # Another worker stores `first` between this batch's check for existing detections and its insert.
+    other = Detection.objects.create(
+        submission=first, model_version=active_model, probability=0.5, label="fake", threshold=0.5,
+        preprocess_ms=1, inference_ms=1, total_ms=1,
+    )  # fmt: skip
+    scored = [(first, 0.97, 1.0), (second, 0.98, 1.0)]
+    results = services._store_detections(active_model, "keras", scored, inference_ms=2.0)
+    assert results[str(first.pk)].pk == other.pk and results[str(first.pk)].probability == 0.5
+    assert results[str(second.pk)].probability == 0.98
+    assert Detection.objects.filter(submission__in=[first, second]).count() == 2
+    assert list(AuditEvent.objects.filter(action="submission.scored").values_list("target_id", flat=True)) == [
+        str(second.pk)
+    ]
+    second.refresh_from_db()
+    assert second.status == Submission.Status.SCORED
