@@ -22,6 +22,7 @@ def main():
     parser.add_argument("--model", help=".keras file (default: the active model version)")
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET), help="dataset with a test split")
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum seconds per measurement")
+    parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES), help="batch sizes (GPU: 32 128)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     parser.add_argument("--limit", type=int, default=0, help="use only N test images, evenly spread (0: all)")
     parser.add_argument("--json", help="write the figures to this file")
@@ -79,7 +80,7 @@ def main():
                 figures[f"{key}_auc"] = float(roc_auc_score(labels, scores))
             # The machine is shared: every configuration is measured once per round, rounds interleaved,
             # and the median kept, so that a noisy minute hits all runtimes alike.
-            configs = [(key, batch) for key in runtimes for batch in ((1,) if key == "naive" else BATCHES)]
+            configs = [(key, batch) for key in runtimes for batch in ((1,) if key == "naive" else args.batches)]
             samples = {config: [] for config in configs}
             for _ in range(args.rounds):
                 for key, batch in configs:
@@ -90,7 +91,7 @@ def main():
                     figures[f"{key}_b{batch}_img_s"] = rate
                 figures[f"{key}_img_s"] = max(rates.values())
                 rows.append(
-                    [key, *(f"{rates[b]:.1f}" if b in rates else "-" for b in BATCHES), f"{max(rates.values()):.1f}",
+                    [key, *(f"{rates[b]:.1f}" if b in rates else "-" for b in args.batches), f"{max(rates.values()):.1f}",
                      f"{figures[f'{key}_auc']:.4f}"]
                 )  # fmt: skip
 
@@ -100,7 +101,7 @@ def main():
     figures["reduced_valid_auc_deltas"] = reduced_info.valid_auc_deltas
     figures["preprocess_img_s"] = preprocess_img_s
     print(f"model {name} at {size}px, {len(images)} test images from {args.dataset}\n")
-    print_table(["runtime", "b1 img/s", "b8 img/s", "b32 img/s", "best img/s", "test AUC"], rows)
+    print_table(["runtime", *(f"b{b} img/s" for b in args.batches), "best img/s", "test AUC"], rows)
     naive = figures["naive_img_s"]
     print(
         f"\nratios (best batch of each, medians of the rounds): compiled/naive {figures['compiled_img_s'] / naive:.1f}x, "
