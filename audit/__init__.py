@@ -13,3 +13,10 @@ def record_many(entries):
     from .services import record_many as _record_many
 
     return _record_many(entries)
+
+
+def deferred():
+    """Append the events recorded inside the block together when it ends; see :func:`audit.services.deferred`."""
+    from .services import deferred as _deferred
+
+    return _deferred()

@@ -1,4 +1,7 @@
 """The one entry point for writing the audit trail."""
+import contextlib
+import contextvars
+
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 
@@ -14,9 +17,15 @@ def record(actor, action, target=None, **data):
 
     `data` must be JSON-serialisable; it is stored as given. The event is chained to the one before it
     (see `audit.chain`); on PostgreSQL an advisory lock, held until the surrounding transaction ends,
-    makes concurrent writers append one after the other instead of forking the chain.
+    makes concurrent writers append one after the other instead of forking the chain. Inside `deferred()`
+    the event is appended when that block ends.
     """
-    return record_many([(actor, action, target, data)])[0]
+    event = _event(actor, action, target, data)
+    buffer = _deferred.get()
+    if buffer is not None:
+        buffer.append(event)
+        return event
+    return _append([event])[0]
 
 
 def record_many(entries):
@@ -25,7 +34,34 @@ def record_many(entries):
     The same chain as that many calls of `record`, for callers that change many things at once (a
     scored batch), where one lock and one query per event would cost more than the change itself.
     """
-    events = [_event(actor, action, target, data) for actor, action, target, data in entries]
+    return _append([_event(actor, action, target, data) for actor, action, target, data in entries])
+
+
+_deferred = contextvars.ContextVar("audit_deferred", default=None)
+
+
+@contextlib.contextmanager
+def deferred():
+    """Collect the events recorded inside the block and append them together, in order, when it ends.
+
+    For a transaction that changes many things (a scored batch and the review items it opens): the chain's
+    lock is then taken once, at the end, and held only until commit, instead of from the first event on
+    while the rest of the work runs. Use it inside the transaction (`with atomic(), deferred():`); an
+    exception discards the collected events with the transaction. Nested blocks append with the outermost.
+    """
+    if _deferred.get() is not None:
+        yield
+        return
+    events = []
+    token = _deferred.set(events)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    _append(events)
+
+
+def _append(events):
     if not events:
         return []
     using = router.db_for_write(AuditEvent)

@@ -208,9 +208,9 @@ def classify(probability, version):
 def _store_detections(version, runtime, scored, inference_ms):
     """Store a batch's detections, mark the submissions scored, audit and announce them: one transaction.
 
-    `scored`: [(submission, probability, preprocess_ms)]. One insert, one update and one audit append for
-    the whole batch; per-row bookkeeping cost more than the model itself on small batches. Returns
-    {submission id (str): Detection}.
+    `scored`: [(submission, probability, preprocess_ms)]. One insert, one update and one audit append (with
+    the events of the review items the batch opens) for the whole batch; per-row bookkeeping cost more than
+    the model itself on small batches. Returns {submission id (str): Detection}.
     """
     now = timezone.now()
     detections = []
@@ -230,7 +230,8 @@ def _store_detections(version, runtime, scored, inference_ms):
                 created_at=now,
             )
         )
-    with transaction.atomic():
+    # The audit events are appended last, so the chain's lock is held only from then until commit.
+    with transaction.atomic(), audit.deferred():
         try:
             with transaction.atomic():
                 Detection.objects.bulk_create(detections)
@@ -241,12 +242,10 @@ def _store_detections(version, runtime, scored, inference_ms):
         Submission.objects.filter(pk__in=submission_ids).update(
             status=Submission.Status.SCORED, scored_at=now, failure_reason="", updated_at=now
         )
-        audit.record_many(
-            (None, "submission.scored", d.submission, _scored_event_data(d, runtime, len(detections))) for d in detections
-        )
         for detection in detections:
             submission = detection.submission
             submission.status, submission.scored_at, submission.failure_reason = Submission.Status.SCORED, now, ""
+            audit.record(None, "submission.scored", submission, **_scored_event_data(detection, runtime, len(detections)))
             submission_scored.send(sender=Submission, submission=submission, detection=detection)
     return {str(d.submission_id): d for d in detections}
 

@@ -168,3 +168,28 @@ def test_recording_nothing_writes_nothing(db):
     count = AuditEvent.objects.count()
     assert audit.record_many([]) == []
     assert AuditEvent.objects.count() == count
+
+
+def test_events_recorded_in_a_deferred_block_are_appended_together_when_it_ends(journalist):
+    start = AuditEvent.objects.count()
+    with transaction.atomic(), audit.deferred():
+        first = audit.record(journalist, "thing.first", journalist)
+        with audit.deferred():  # nested: appended with the outer block
+            audit.record(None, "thing.inner", journalist)
+        assert first.pk is None and AuditEvent.objects.count() == start
+        audit.record(None, "thing.last", journalist, n=1)
+    events = list(AuditEvent.objects.order_by("id"))[start:]
+    assert [e.action for e in events] == ["thing.first", "thing.inner", "thing.last"]
+    assert first.pk == events[0].pk
+    assert "audit trail intact" in verify()
+
+
+def test_a_deferred_block_that_fails_appends_nothing(journalist):
+    start = AuditEvent.objects.count()
+    with pytest.raises(RuntimeError):
+        with transaction.atomic(), audit.deferred():
+            audit.record(journalist, "thing.lost", journalist)
+            raise RuntimeError("the change failed")
+    assert AuditEvent.objects.count() == start
+    audit.record(journalist, "thing.after", journalist)  # recording works again outside the block
+    assert AuditEvent.objects.count() == start + 1
