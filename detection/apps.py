@@ -5,10 +5,10 @@ class DetectionConfig(AppConfig):
     name = "detection"
 
     def ready(self):
-        from .forensics.receivers import on_submission_scored
-        from .signals import submission_scored
+        from .forensics.receivers import on_submissions_scored
+        from .signals import submissions_scored
 
-        submission_scored.connect(on_submission_scored, dispatch_uid="detection.forensics.compute_evidence")
+        submissions_scored.connect(on_submissions_scored, dispatch_uid="detection.forensics.compute_evidence")
 
         from training.registry import version_activated
 

@@ -17,7 +17,7 @@ from . import storage
 from .inference import export
 from .inference.runtime import ModelUnavailable, get_detector
 from .models import Detection, Submission
-from .signals import submission_scored
+from .signals import submissions_scored
 from .validation import InvalidImage, read_upload, validate_image
 
 logger = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ def _store_detections(version, runtime, scored, inference_ms):
             submission = detection.submission
             submission.status, submission.scored_at, submission.failure_reason = Submission.Status.SCORED, now, ""
             audit.record(None, "submission.scored", submission, **_scored_event_data(detection, runtime, len(detections)))
-            submission_scored.send(sender=Submission, submission=submission, detection=detection)
+        submissions_scored.send(sender=Submission, scored=[(d.submission, d) for d in detections])
     return {str(d.submission_id): d for d in detections}
 
 
@@ -276,7 +276,7 @@ def _store_one(detection, runtime):
         _mark_scored(detection.submission, stored)
         if created:
             audit.record(None, "submission.scored", stored.submission, **_scored_event_data(stored, runtime, 1))
-            submission_scored.send(sender=Submission, submission=stored.submission, detection=stored)
+            submissions_scored.send(sender=Submission, scored=[(stored.submission, stored)])
     return stored
 
 

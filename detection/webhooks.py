@@ -1,6 +1,6 @@
 """Signed webhooks to partners' callback URLs: what is sent, how it is signed, and how it is retried.
 
-A delivery is a row (`WebhookDelivery`) made when a result is ready (`submission_scored`) or a moderator's
+A delivery is a row (`WebhookDelivery`) made when a result is ready (`submissions_scored`) or a moderator's
 decision changes the verdict (`verdict_changed`); `deliver_webhook` POSTs it on the `default` queue and
 stores every attempt (`WebhookAttempt`). Failures are retried with exponential backoff
 (VERITY_WEBHOOK_BACKOFF_SECONDS doubled each time) up to VERITY_WEBHOOK_MAX_ATTEMPTS.
@@ -27,7 +27,7 @@ import audit
 
 from .fetch import FetchError, post_json
 from .models import WebhookAttempt, WebhookDelivery, WebhookSigningSecret
-from .signals import submission_scored, verdict_changed
+from .signals import submissions_scored, verdict_changed
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +128,10 @@ def enqueue(delivery_id):
         logger.warning("could not enqueue webhook delivery %s: %s", delivery_id, exc)
 
 
-@receiver(submission_scored, dispatch_uid="detection.webhooks.on_scored")
-def on_scored(sender, submission, **kwargs):
-    _schedule_safely(submission, WebhookDelivery.Event.SCORED)
+@receiver(submissions_scored, dispatch_uid="detection.webhooks.on_scored")
+def on_scored(sender, scored, **kwargs):
+    for submission, _ in scored:
+        _schedule_safely(submission, WebhookDelivery.Event.SCORED)
 
 
 @receiver(verdict_changed, dispatch_uid="detection.webhooks.on_verdict_changed")

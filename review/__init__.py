@@ -1,1 +1,1 @@
-"""Moderator review: listens to detection.signals.submission_scored (the queue itself is still to come)."""
+"""Moderator review: listens to detection.signals.submissions_scored (the queue itself is still to come)."""

@@ -1,4 +1,4 @@
-"""Moderator review: the queue, claims, decisions and escalations. Fed by detection.signals.submission_scored."""
+"""Moderator review: the queue, claims, decisions and escalations. Fed by detection.signals.submissions_scored."""
 from django.apps import AppConfig
 
 

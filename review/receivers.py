@@ -1,12 +1,12 @@
 """Review listens to detection; detection never imports review."""
-from detection.signals import submission_scored
+from detection.signals import submissions_scored
 
 from . import services
 
 
-def route_scored_submission(sender, submission, detection, **kwargs):
-    services.route_scored(submission, detection)
+def route_scored_submissions(sender, scored, **kwargs):
+    services.route_scored(scored)
 
 
 def connect():
-    submission_scored.connect(route_scored_submission, dispatch_uid="review.route_scored_submission")
+    submissions_scored.connect(route_scored_submissions, dispatch_uid="review.route_scored_submissions")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -74,22 +74,47 @@ def routing_reasons(submission, detection):
     return reasons
 
 
-def route_scored(submission, detection):
-    """Called when a submission is scored: open a review item when the rules say so.
+def route_scored(scored):
+    """Called with the (submission, detection) pairs of a scored batch: open review items where the rules say so.
 
     A submission scored again (a new model version) keeps its item; an item still waiting points at
-    the newest detection. A decided item is left alone: only an admin reopens a decision.
+    the newest detection. A decided item is left alone: only an admin reopens a decision. New items are
+    made in one insert; returns {submission id: ReviewItem} for the submissions that have one.
     """
-    reasons = routing_reasons(submission, detection)
-    existing = ReviewItem.objects.filter(submission=submission).first()
-    if existing is not None:
-        if not existing.is_closed:
-            merged = sorted(set(existing.reasons) | set(reasons))
-            ReviewItem.objects.filter(pk=existing.pk).update(detection=detection, reasons=merged, updated_at=timezone.now())
-        return existing
-    if not reasons:
-        return None
-    return open_item(submission, detection, reasons)
+    existing = {item.submission_id: item for item in ReviewItem.objects.filter(submission__in=[s for s, _ in scored])}
+    items, to_open = {}, []
+    for submission, detection in scored:
+        reasons = routing_reasons(submission, detection)
+        item = existing.get(submission.pk)
+        if item is not None:
+            if not item.is_closed:
+                merged = sorted(set(item.reasons) | set(reasons))
+                ReviewItem.objects.filter(pk=item.pk).update(detection=detection, reasons=merged, updated_at=timezone.now())
+            items[submission.pk] = item
+        elif reasons:
+            to_open.append((submission, detection, reasons))
+    if len(to_open) == 1:
+        items[to_open[0][0].pk] = open_item(*to_open[0])
+    elif to_open:
+        items.update(_open_items(to_open))
+    return items
+
+
+def _open_items(to_open):
+    """open_item for many submissions at once; one at a time if another process opened one of them meanwhile."""
+    try:
+        with transaction.atomic():
+            created = ReviewItem.objects.bulk_create(
+                [ReviewItem(submission=s, detection=d, reasons=list(r)) for s, d, r in to_open]
+            )
+    except IntegrityError:
+        return {s.pk: open_item(s, d, r) for s, d, r in to_open}
+    Submission.objects.filter(pk__in=[s.pk for s, _, _ in to_open]).update(
+        review_state=ReviewState.OPEN, updated_at=timezone.now()
+    )
+    for item, (submission, _, reasons) in zip(created, to_open):
+        audit.record(None, "review.opened", submission, item=item.pk, reasons=list(reasons))
+    return {item.submission_id: item for item in created}
 
 
 def open_item(submission, detection, reasons, actor=None):

@@ -18,6 +18,6 @@ def enqueue_evidence(submission_id, heatmap=None):
     return True
 
 
-def on_submission_scored(sender, submission, detection, **kwargs):
-    submission_id = submission.pk
-    transaction.on_commit(lambda: enqueue_evidence(submission_id))
+def on_submissions_scored(sender, scored, **kwargs):
+    ids = [submission.pk for submission, _ in scored]
+    transaction.on_commit(lambda: [enqueue_evidence(submission_id) for submission_id in ids])

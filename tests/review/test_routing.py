@@ -87,3 +87,42 @@ def test_uncertain_comes_before_confident_then_organisation_priority_then_oldest
     # claim_next hands them out in that order.
     first = services.claim_next(moderator)
     assert first.submission == high_uncertain
+
+
+def test_a_scored_batch_opens_its_items_together_and_audits_each(journalist, active_model):
+    from audit.models import AuditEvent
+
+    colours = [RED, GREEN, DARK_RED, GREEN, RED]
+    submissions = [
+        detection_services.submit(data=_jpeg(c), name=f"{i}.jpg", uploader=journalist, enqueue=False)
+        for i, c in enumerate(colours)
+    ]
+    detection_services.score_many([s.pk for s in submissions])
+    opened = {s.pk for s, c in zip(submissions, colours) if c != GREEN}
+    assert set(ReviewItem.objects.values_list("submission_id", flat=True)) == opened
+    for submission in submissions:
+        submission.refresh_from_db()
+        assert submission.review_state == (ReviewState.OPEN if submission.pk in opened else ReviewState.NONE)
+    events = AuditEvent.objects.filter(action="review.opened")
+    assert sorted(e.target_id for e in events) == sorted(str(pk) for pk in opened)
+    assert {e.data["item"] for e in events} == set(ReviewItem.objects.values_list("pk", flat=True))
+
+
+def test_an_item_opened_meanwhile_by_someone_else_is_kept_and_the_rest_opened(journalist, active_model):
+    first, second = (
+        detection_services.submit(data=_jpeg(RED), name=f"{n}.jpg", uploader=journalist, enqueue=False) for n in "ab"
+    )
+    detection_services.score_many([first.pk, second.pk])
+    ReviewItem.objects.all().delete()
+    pairs = [(s, s.latest_detection) for s in (first, second)]
+    mine = services.open_item(first, pairs[0][1], ["requested"])  # e.g. another worker, a moment earlier
+    # route_scored read no item for `first` before the other process made it: the bulk insert collides.
+    items = services._open_items([(s, d, ["fake"]) for s, d in pairs])
+    assert items[first.pk].pk == mine.pk and items[first.pk].reasons == ["requested"]
+    assert items[second.pk].reasons == ["fake"] and ReviewItem.objects.count() == 2
+
+
+def _jpeg(colour):
+    from tests.conftest import make_image_bytes
+
+    return make_image_bytes("JPEG", color=colour)
