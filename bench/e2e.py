@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ def start_api(workdir, files):
          "--threads", "2", "--log-level", "warning"],
         cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "web.log", "w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
-    http = urllib3.PoolManager(maxsize=1)
+    http = urllib3.PoolManager(maxsize=8)
     url = f"http://127.0.0.1:{port}/api/v1/submissions/"
     headers = {"Authorization": f"Bearer {raw_key}"}
     for _ in range(300):
@@ -114,6 +115,7 @@ def main():
     parser.add_argument("--model", help=".keras file (default: the shipped default model)")
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET), help="images come from its test split")
     parser.add_argument("--via", choices=["service", "api"], default="service", help="how images are submitted")
+    parser.add_argument("--clients", type=int, default=2, help="uploads in flight at once (client threads)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
 
@@ -199,17 +201,19 @@ def main():
 
         # Burst: N uploads as fast as the service layer takes them; throughput until the last verdict.
         started = time.perf_counter()
-        burst = [submit(i) for i in range(args.n)]
+        clients = ThreadPoolExecutor(args.clients, thread_name_prefix="client")
+        burst = list(clients.map(submit, range(args.n)))
         wait_all(burst)
         e2e_img_s = args.n / (time.perf_counter() - started)
 
         # Steady rate: latency from upload to stored verdict.
-        steady, interval, t0 = [], 1.0 / args.rate, time.perf_counter()
+        sent, interval, t0 = [], 1.0 / args.rate, time.perf_counter()
         for i in range(args.n):
             delay = t0 + i * interval - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            steady.append(submit(i))
+            sent.append(clients.submit(submit, i))
+        steady = [future.result() for future in sent]
         wait_all(steady)
         latencies = np.array([latency_ms(s) for s in Submission.objects.filter(pk__in=steady).prefetch_related("detections")])
         failed = Submission.objects.filter(status="failed").count()
@@ -228,6 +232,7 @@ def main():
         "n": args.n,
         "rate": args.rate,
         "via": args.via,
+        "clients": args.clients,
         "raw_img_s": raw_img_s,
         "e2e_img_s": e2e_img_s,
         "e2e_ratio_to_raw": e2e_img_s / raw_img_s,
@@ -238,7 +243,7 @@ def main():
     }
     print(f"model {version.name}, runtime {runtime_name}, batches of up to {settings.VERITY_BATCH_SIZE} "
           f"or {settings.VERITY_BATCH_WAIT_MS} ms, broker {args.broker}, database {settings.DATABASES['default']['ENGINE']}, "
-          f"submitted through the {args.via}\n")  # fmt: skip
+          f"submitted through the {args.via} by {args.clients} clients\n")  # fmt: skip
     print_table(
         ["measure", "value"],
         [
