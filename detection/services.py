@@ -227,7 +227,6 @@ def _store_detections(version, runtime, scored, inference_ms):
                 preprocess_ms=preprocess_ms,
                 inference_ms=inference_ms,
                 total_ms=(now - submission.created_at).total_seconds() * 1000,
-                created_at=now,
             )
         )
     # The audit events are appended last, so the chain's lock is held only from then until commit.
