@@ -21,6 +21,32 @@ def shipped_model():
     return (meta, path) if path.exists() else None
 
 
+def shipped_copies_dir():
+    return settings.VERITY_MODELS_DIR / "shipped"
+
+
+def _kept_copy(path, name):
+    """A copy of the shipped file for version `name`: a new default shipped later must not change its bytes."""
+    import shutil
+
+    copy = shipped_copies_dir() / f"{name}-{registry.file_sha256(path)[:16]}.keras"
+    if not copy.exists():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_suffix(".partial")
+        shutil.copyfile(path, partial)
+        partial.replace(copy)
+    return copy
+
+
+def _is_shipped_default(version, shipped_path):
+    """A version registered from models/ (a kept copy, or the file itself as earlier releases did) and activated
+    by the system rather than by a person."""
+    if version.activated_by_id is not None:
+        return False
+    artifact = version.artifact_path.resolve()
+    return artifact == shipped_path.resolve() or artifact.parent == shipped_copies_dir().resolve()
+
+
 def build_untrained(path, architecture=DEFAULT_ARCHITECTURE, input_size=DEFAULT_INPUT_SIZE):
     """Write a randomly initialised detector to `path` (a placeholder that says it is untrained)."""
     import keras
@@ -42,7 +68,7 @@ def ensure_default_model():
         if version is None:
             version = registry.register(
                 name=meta["name"],
-                artifact=path,
+                artifact=_kept_copy(path, meta["name"]),
                 architecture=meta["architecture"],
                 input_size=meta["input_size"],
                 threshold=meta.get("threshold", settings.VERITY_THRESHOLD),
@@ -54,8 +80,9 @@ def ensure_default_model():
                 report=str(settings.VERITY_DEFAULT_MODEL_DIR / meta["report"]) if meta.get("report") else "",
                 is_trained=True,
             )
-        # The shipped trained model replaces an untrained placeholder, never a version someone promoted.
-        if active is None or not active.is_trained:
+        # The shipped trained model replaces an untrained placeholder or an earlier shipped default that
+        # the system activated, never a version someone promoted.
+        if active is None or not active.is_trained or (_is_shipped_default(active, path) and active.pk != version.pk):
             registry.activate(version)
             return version, f"Active model: {version} (shipped default)"
         return active, f"Active model: {active}"
