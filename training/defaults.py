@@ -21,30 +21,13 @@ def shipped_model():
     return (meta, path) if path.exists() else None
 
 
-def shipped_copies_dir():
-    return settings.VERITY_MODELS_DIR / "shipped"
-
-
-def _kept_copy(path, name):
-    """A copy of the shipped file for version `name`: a new default shipped later must not change its bytes."""
-    import shutil
-
-    copy = shipped_copies_dir() / f"{name}-{registry.file_sha256(path)[:16]}.keras"
-    if not copy.exists():
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        partial = copy.with_suffix(".partial")
-        shutil.copyfile(path, partial)
-        partial.replace(copy)
-    return copy
-
-
 def _is_shipped_default(version, shipped_path):
-    """A version registered from models/ (a kept copy, or the file itself as earlier releases did) and activated
-    by the system rather than by a person."""
-    if version.activated_by_id is not None:
-        return False
-    artifact = version.artifact_path.resolve()
-    return artifact == shipped_path.resolve() or artifact.parent == shipped_copies_dir().resolve()
+    """A version registered from the shipped file in models/ and activated by the system, not by a person.
+
+    The file is part of every web and worker image, so versions point at it in place; a release that ships a
+    new default replaces the file, and with it the version the system activated from it.
+    """
+    return version.activated_by_id is None and version.artifact_path.resolve() == shipped_path.resolve()
 
 
 def build_untrained(path, architecture=DEFAULT_ARCHITECTURE, input_size=DEFAULT_INPUT_SIZE):
@@ -68,7 +51,7 @@ def ensure_default_model():
         if version is None:
             version = registry.register(
                 name=meta["name"],
-                artifact=_kept_copy(path, meta["name"]),
+                artifact=path,
                 architecture=meta["architecture"],
                 input_size=meta["input_size"],
                 threshold=meta.get("threshold", settings.VERITY_THRESHOLD),
