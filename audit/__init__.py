@@ -8,13 +8,6 @@ def record(actor, action, target=None, **data):
     return _record(actor, action, target, **data)
 
 
-def record_many(entries):
-    """Append several events at once: [(actor, action, target, data)]; see :func:`audit.services.record_many`."""
-    from .services import record_many as _record_many
-
-    return _record_many(entries)
-
-
 def deferred():
     """Append the events recorded inside the block together when it ends; see :func:`audit.services.deferred`."""
     from .services import deferred as _deferred

@@ -28,15 +28,6 @@ def record(actor, action, target=None, **data):
     return _append([event])[0]
 
 
-def record_many(entries):
-    """Append several events, in order, under one lock and one insert: [(actor, action, target, data)].
-
-    The same chain as that many calls of `record`, for callers that change many things at once (a
-    scored batch), where one lock and one query per event would cost more than the change itself.
-    """
-    return _append([_event(actor, action, target, data) for actor, action, target, data in entries])
-
-
 _deferred = contextvars.ContextVar("audit_deferred", default=None)
 
 
