@@ -20,4 +20,9 @@ def enqueue_evidence(submission_id, heatmap=None):
 
 def on_submissions_scored(sender, scored, **kwargs):
     ids = [submission.pk for submission, _ in scored]
-    transaction.on_commit(lambda: [enqueue_evidence(submission_id) for submission_id in ids])
+
+    def enqueue_all():
+        for submission_id in ids:
+            enqueue_evidence(submission_id)
+
+    transaction.on_commit(enqueue_all)

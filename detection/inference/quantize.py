@@ -108,7 +108,7 @@ def quantize_int8(fp32_info, calibration, test_images, test_labels, valid_images
         else:
             float_convs = min(DEFAULT_FLOAT_CONVS, len(convs))
         partial = Path(tmp) / f"int8-{float_convs}.onnx"
-        if not partial.exists():
+        if not partial.exists():  # made while choosing, unless no validation set was given
             quantized(float_convs)
         reduced = export.OnnxModel(partial)
         fp32_scores, reduced_scores = _predict_all(fp32, test_images), _predict_all(reduced, test_images)

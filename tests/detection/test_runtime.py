@@ -250,3 +250,36 @@ def test_the_percentile_calibration_takes_any_number_of_images(db, brightness_mo
     images, labels = _labelled_images()
     info = quantize.quantize_int8(fp32, images[:13], images, labels)  # 13: batches of 8 would leave a ragged one
     assert info.calibration_images == 13 and info.float_convs == quantize.DEFAULT_FLOAT_CONVS
+
+
+def test_the_quantize_model_command_chooses_on_validation_and_reports(db, brightness_model, tmp_path, settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from detection.inference import quantize
+    from tests.training.conftest import make_tiny_dataset
+
+    dataset = make_tiny_dataset(tmp_path / "faces", per_class=8)
+    version = registry.activate(registry.register(name="bright", artifact=brightness_model, input_size=32, is_trained=True))
+    out = StringIO()
+    call_command("quantize_model", str(dataset), stdout=out)
+    info = quantize.existing_reduced(version.artifact_sha256)
+    assert info is not None and info.valid_auc_deltas and info.test_images == 16
+    assert "leading convolutions in float" in out.getvalue() and "bright" in out.getvalue()
+
+    with pytest.raises(CommandError):
+        call_command("quantize_model", str(tmp_path / "missing"))
+
+
+def test_the_export_model_command_exports_a_named_version(db, tiny_conv_model):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    version = registry.register(name="conv", artifact=tiny_conv_model, input_size=32, is_trained=True)
+    out = StringIO()
+    call_command("export_model", "--model-version", "conv", stdout=out)
+    assert export.existing_export(version.artifact_sha256) is not None and "conv" in out.getvalue()
+    with pytest.raises(CommandError, match="no model version named nope"):
+        call_command("export_model", "--model-version", "nope")

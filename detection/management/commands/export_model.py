@@ -8,7 +8,8 @@ class Command(BaseCommand):
     help = "Export a model version (default: the active one) to ONNX for the CPU workers, checked against Keras."
 
     def add_arguments(self, parser):
-        parser.add_argument("--version", help="model version name (default: the active version)")
+        # Not --version: every Django command already has that option (it prints Django's version).
+        parser.add_argument("--model-version", dest="version", help="model version name (default: the active version)")
 
     def handle(self, *args, version, **options):
         if version:

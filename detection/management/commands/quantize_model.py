@@ -18,7 +18,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("dataset", help="dataset folder ({train,valid,test}/{real,fake} or {real,fake})")
-        parser.add_argument("--version", help="model version name (default: the active version)")
+        # Not --version: every Django command already has that option (it prints Django's version).
+        parser.add_argument("--model-version", dest="version", help="model version name (default: the active version)")
 
     def handle(self, *args, dataset, version, **options):
         target = registry.ModelVersion.objects.filter(name=version).first() if version else registry.active_version()
@@ -31,16 +32,16 @@ class Command(BaseCommand):
         fp32 = services.export_for_serving(target.pk)
         if fp32 is None:
             raise CommandError(f"{target.name} has no ONNX export (refused); see the audit trail")
-        rng = np.random.default_rng(0)
-        valid = data.split("valid")
-        calibration = [valid[i] for i in rng.permutation(len(valid))[: quantize.CALIBRATION_IMAGES]]
-        test = data.split("test")
+        valid, test = data.split("valid"), data.split("test")
+        valid_images = _pixels(valid, target.input_size)
+        # Calibration images are a random subset of the validation split, decoded once with the rest of it.
+        calibration = valid_images[np.random.default_rng(0).permutation(len(valid))[: quantize.CALIBRATION_IMAGES]]
         info = quantize.quantize_int8(
             fp32,
-            _pixels(calibration, target.input_size),
+            calibration,
             _pixels(test, target.input_size),
             np.array([s.label for s in test]),
-            valid_images=_pixels(valid, target.input_size),
+            valid_images=valid_images,
             valid_labels=np.array([s.label for s in valid]),
         )
         verdict = "approved" if info.approved else f"NOT used (loses more than {quantize.MAX_AUC_LOSS} AUC)"
