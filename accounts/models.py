@@ -81,6 +81,22 @@ class User(AbstractUser):
     def role_names(self):
         return sorted(self.groups.values_list("name", flat=True))
 
+    @property
+    def may_manage_api_keys(self):
+        """A partner admin: a member of an organisation allowed to create and revoke its API keys."""
+        return bool(
+            self.is_authenticated
+            and self.organisation_id is not None
+            and self.has_perm("accounts.manage_organisation_api_keys")
+        )
+
+    @property
+    def uses_partner_api(self):
+        """Whom the portal shows the way to the API docs: partner organisations' members, key managers, staff."""
+        if self.is_staff or self.may_manage_api_keys:
+            return True
+        return self.organisation is not None and self.organisation.kind == Organisation.Kind.PARTNER
+
 
 class ApiKey(models.Model):
     """A partner organisation's key for the REST API (`Authorization: Bearer <key>`).

@@ -11,15 +11,16 @@ from django.views.decorators.http import require_GET
 
 import audit
 
+from . import labels
 from .forms import AuditFilterForm
 from .models import AuditEvent
 
-PAGE_SIZE = 50
+PAGE_SIZE = 30
 CSV_COLUMNS = ["id", "created_at", "actor", "action", "target_type", "target_id", "target_label", "data", "prev_hash", "hash"]
 
 
-def _filtered(request):
-    form = AuditFilterForm(request.GET or None)
+def _filtered(request, actions=()):
+    form = AuditFilterForm(request.GET or None, actions=actions)
     return form, form.filter(AuditEvent.objects.order_by("-id"))
 
 
@@ -27,15 +28,17 @@ def _filtered(request):
 @permission_required("audit.view_auditevent", raise_exception=True)
 @require_GET
 def event_list(request):
-    form, events = _filtered(request)
+    """The trail, newest first, a page at a time and grouped by day, each action in words."""
+    form, events = _filtered(request, actions=_known_actions())
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "audit/event_list.html",
-        {"form": form, "page": page, "query": query.urlencode(), "actions": _known_actions()},
-    )
+        {"form": form, "page": page, "days": _by_day(page.object_list), "query": query.urlencode(),
+         "actors": _known_actors(), "filtered": any(v for k, v in request.GET.items() if k != "page")},
+    )  # fmt: skip
 
 
 @login_required
@@ -72,3 +75,32 @@ def _json(data):
 
 def _known_actions():
     return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()[:200])
+
+
+def _known_actors():
+    actors = AuditEvent.objects.exclude(actor_label="").order_by("actor_label").values_list("actor_label", flat=True)
+    return list(actors.distinct()[:200])
+
+
+def _by_day(events):
+    """[(local date, [event, ...]), ...] in the order given, each event with its action and object in words."""
+    days = []
+    for event in events:
+        event.action_label = labels.action_label(event.action)
+        event.target_kind = labels.target_label(event.target_type) if event.target_type else ""
+        event.details = [
+            (key.replace("_", " "), _short(value), str(value))
+            for key, value in (event.data or {}).items()
+            if value not in ("", None, [], {})
+        ]
+        day = timezone.localtime(event.created_at).date()
+        if not days or days[-1][0] != day:
+            days.append((day, []))
+        days[-1][1].append(event)
+    return days
+
+
+def _short(value):
+    """A hash or path cut to its start (the page is for reading; the CSV export has every character)."""
+    text = str(value)
+    return f"{text[:12]}…" if len(text) > 40 and " " not in text else text

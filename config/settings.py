@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from static files: the docs work offline
     "drf_standardized_errors",
     "accounts",
     "audit",
@@ -139,6 +140,8 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise like the static files.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # Uploads: limits checked before anything is stored.
 VERITY_MAX_UPLOAD_BYTES = env.int("VERITY_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
@@ -152,6 +155,15 @@ DATA_UPLOAD_MAX_NUMBER_FILES = VERITY_MAX_FILES_PER_UPLOAD
 # Detection: decision threshold and the band around it that is flagged uncertain.
 VERITY_THRESHOLD = env.float("VERITY_THRESHOLD", default=0.5)
 VERITY_UNCERTAIN_BAND = env.float("VERITY_UNCERTAIN_BAND", default=0.15)
+# Operating point chosen by `evaluate` on the validation split: the threshold that calls at most this share
+# of real images fake (0 or unset: the balanced-accuracy optimum), then the widest uncertain band (up to
+# VERITY_UNCERTAIN_BAND) that sends at most VERITY_TARGET_REAL_REVIEW_SHARE of real images to review.
+# Score faces the way the detector was trained (crops with the training margin, the most suspicious face
+# decides; an image without a face is labelled no_face). Off: the whole image, resized (the older behaviour).
+VERITY_SCORE_FACES = env.bool("VERITY_SCORE_FACES", default=True)
+VERITY_MAX_FACES_SCORED = env.int("VERITY_MAX_FACES_SCORED", default=16)
+VERITY_TARGET_FALSE_POSITIVE_RATE = env.float("VERITY_TARGET_FALSE_POSITIVE_RATE", default=0.05)
+VERITY_TARGET_REAL_REVIEW_SHARE = env.float("VERITY_TARGET_REAL_REVIEW_SHARE", default=0.12)
 VERITY_MODELS_DIR = Path(env.str("VERITY_MODELS_DIR", default=str(VAR_DIR / "models")))
 VERITY_DEFAULT_MODEL_DIR = BASE_DIR / "models"
 
@@ -225,11 +237,24 @@ REST_FRAMEWORK = {
 DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Verity partner API",
-    "DESCRIPTION": "Submit images, read versioned detection results, receive signed webhooks. See docs/api.md.",
+    "DESCRIPTION": (
+        "Submit images, read versioned detection results, receive signed webhooks.\n\n"
+        "Send an API key with every request: `Authorization: Bearer <key>` (the **Authorize** button here). "
+        "Your organisation's partner admins make and revoke keys on the portal's *API keys* page "
+        "(`/accounts/api-keys/`). The guide, with errors, limits and webhook signatures, is `docs/api.md`."
+    ),
+    "TAGS": [
+        {"name": "submissions", "description": "Send images and read their verdicts (API key)."},
+        {"name": "webhook-secret", "description": "Check the signature of the webhooks Verity sends (API key)."},
+        {"name": "keys", "description": "Manage your organisation's API keys (signed in to the portal as a partner admin)."},
+    ],
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
@@ -246,6 +271,9 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
         "detection.api.schema.describe_list_item_error_attrs",
+        "detection.api.schema.close_request_bodies",
+        "detection.api.schema.one_plain_callback_url_schema",
+        "detection.api.schema.add_links",
     ],
 }
 # Throttle counters must be shared by every web process: Redis when the broker is Redis, else this process.

@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from .validation import allowed_extensions
+from .validation import ACCEPTED_FORMATS, allowed_extensions
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -27,9 +27,17 @@ class MultipleImageField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    images = MultipleImageField(label="Images", help_text="JPEG, PNG or WebP, up to 20 MB each. Choose several at once.")
+    images = MultipleImageField(label="Images")
     request_review = forms.BooleanField(
         required=False,
         label="Ask a moderator to review these images",
         help_text="A moderator looks at them whatever the detector says.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # From the same constants validation checks against, read when the form is built (settings may change).
+        mb = settings.VERITY_MAX_UPLOAD_BYTES / (1024 * 1024)
+        self.fields["images"].help_text = (
+            f"{ACCEPTED_FORMATS}, up to {mb:g} MB each; up to {settings.VERITY_MAX_FILES_PER_UPLOAD} at once."
+        )

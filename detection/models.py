@@ -66,6 +66,10 @@ class Submission(models.Model):
 
     # Partner API: where the signed webhook goes when the result is ready or the verdict changes.
     callback_url = models.URLField(max_length=2000, blank=True)
+    # Partner API: the key that sent it (the uploader is the organisation's service account, shared by all keys).
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -83,6 +87,15 @@ class Submission(models.Model):
 
     def __str__(self):
         return f"{self.original_name} ({str(self.id)[:8]})"
+
+    @property
+    def uploader_label(self):
+        """Who uploaded it, as a person reads it: the API key's name for API uploads, else the uploader's email."""
+        if self.api_key_id is not None:
+            return f"API key “{self.api_key.name}”"
+        if self.source == self.Source.API:
+            return "API key (not recorded)"  # sent before keys were recorded on submissions
+        return self.uploader.email if self.uploader_id is not None else ""
 
     @property
     def is_finished(self):
@@ -104,6 +117,13 @@ class Detection(models.Model):
     class Label(models.TextChoices):
         REAL = "real", "Real"
         FAKE = "fake", "Fake"
+        # No face found: outside what the face-trained detector can judge (the probability is for information).
+        NO_FACE = "no_face", "No face (outside what the detector was trained for)"
+
+    class ScoredOn(models.TextChoices):
+        FACES = "faces", "Face crops (the most suspicious face decides)"
+        IMAGE = "image", "The whole image (a face crop)"
+        NO_FACE = "no_face", "The whole image (no face found)"
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="detections")
     model_version = models.ForeignKey("training.ModelVersion", on_delete=models.PROTECT, related_name="detections")
@@ -111,6 +131,11 @@ class Detection(models.Model):
     label = models.CharField(max_length=8, choices=Label.choices)
     uncertain = models.BooleanField(default=False)
     threshold = models.FloatField()
+    scored_on = models.CharField(max_length=8, choices=ScoredOn.choices, default=ScoredOn.IMAGE)
+    # Each scored face: {"box": [x, y, w, h] as fractions of the image, "probability": p}, most suspicious first.
+    faces = models.JSONField(default=list, blank=True)
+    # An ensemble's members on the deciding crop: [{"version": name, "probability": p}], in member order.
+    member_scores = models.JSONField(default=list, blank=True)
     # Milliseconds: reading and preprocessing the image, running the model, and upload-to-verdict.
     preprocess_ms = models.FloatField()
     inference_ms = models.FloatField()

@@ -5,16 +5,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from PIL import Image
 
 import audit
 from training import registry
 from training.preprocessing import load_image
 
 from . import storage
-from .inference import export
+from .inference import crops, export
 from .inference.runtime import ModelUnavailable, get_detector
 from .models import Detection, Submission
 from .signals import submissions_scored
@@ -154,7 +156,7 @@ def score_many(submission_ids):
             results[key] = _fail(submission, f"the detector is unavailable: {exc}")
         return results
 
-    decoded = []  # (submission, pixels, preprocess_ms)
+    decoded = []  # (submission, ScoringInput, preprocess_ms)
     for submission, outcome in zip(submissions.values(), preprocess_batch(submissions.values(), version.input_size)):
         if isinstance(outcome, Exception):
             results[str(submission.pk)] = _fail(submission, f"the stored image could not be read: {outcome}")
@@ -164,24 +166,46 @@ def score_many(submission_ids):
         return results
 
     started = time.perf_counter()
-    probabilities = detector.predict(np.stack([pixels for _, pixels, _ in decoded]))
+    # Every crop of every image in one run of the model.
+    probabilities, members = detector.predict_with_members(
+        np.stack([crop for _, found, _ in decoded for crop in found.crops])
+    )
     # The batch's model time, shared out per image.
     inference_ms = (time.perf_counter() - started) * 1000 / len(decoded)
-    scored = [(submission, float(p), preprocess_ms) for (submission, _, preprocess_ms), p in zip(decoded, probabilities)]
+    member_names = version.member_names if members is not None else []
+    scored, at = [], 0
+    for submission, found, preprocess_ms in decoded:
+        own = [float(p) for p in probabilities[at: at + len(found.crops)]]
+        deciding = at + int(np.argmax(own))
+        member_scores = [
+            {"version": name, "probability": round(float(p), 6)} for name, p in zip(member_names, members[deciding])
+        ] if members is not None else []
+        at += len(found.crops)
+        scored.append((submission, found, own, member_scores, preprocess_ms))
     results.update(_store_detections(version, detector.runtime, scored, inference_ms))
     return results
 
 
 def preprocess_batch(submissions, size):
-    """Read and decode each submission's image in the decoding pool: (pixels, ms) or the exception."""
+    """Read and decode each submission's image in the decoding pool: (ScoringInput, ms) or the exception.
+
+    With VERITY_SCORE_FACES (the default) the crops are the image's faces, cut as the training images were
+    (detection/inference/crops.py); otherwise the whole image, resized, as before.
+    """
+    faces = getattr(settings, "VERITY_SCORE_FACES", True)
+    max_faces = getattr(settings, "VERITY_MAX_FACES_SCORED", 16)
 
     def one(submission):
         started = time.perf_counter()
         try:
-            pixels = load_image(storage.read(submission.file), size)
-        except (OSError, ValueError) as exc:
+            data = storage.read(submission.file)
+            if faces:
+                found = crops.scoring_input(data, size, max_faces)
+            else:
+                found = crops.ScoringInput([load_image(data, size)], crops.WHOLE_IMAGE)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             return exc
-        return pixels, (time.perf_counter() - started) * 1000
+        return found, (time.perf_counter() - started) * 1000
 
     return list(_decoding_pool().map(one, submissions))
 
@@ -197,9 +221,15 @@ def _decoding_pool():
     return _pool
 
 
-def classify(probability, version):
-    """Label and uncertain flag for a probability under a version's threshold and band."""
+def classify(probability, version, scored_on=Detection.ScoredOn.IMAGE):
+    """Label and uncertain flag for a probability under a version's threshold and band.
+
+    An image with no face gets the NO_FACE label: the face-trained detector's score is kept for information,
+    never presented as "real" or "fake".
+    """
     threshold = version.threshold
+    if scored_on == Detection.ScoredOn.NO_FACE:
+        return Detection.Label.NO_FACE, False, threshold
     label = Detection.Label.FAKE if probability >= threshold else Detection.Label.REAL
     uncertain = abs(probability - threshold) < version.uncertain_band
     return label, uncertain, threshold
@@ -208,14 +238,19 @@ def classify(probability, version):
 def _store_detections(version, runtime, scored, inference_ms):
     """Store a batch's detections, mark the submissions scored, audit and announce them: one transaction.
 
-    `scored`: [(submission, probability, preprocess_ms)]. One insert, one update and one audit append (with
-    the events of the review items the batch opens) for the whole batch; per-row bookkeeping cost more than
-    the model itself on small batches. Returns {submission id (str): Detection}.
+    `scored`: [(submission, ScoringInput, its crops' probabilities, ensemble member scores, preprocess_ms)]. One insert, one update and
+    one audit append (with the events of the review items the batch opens) for the whole batch; per-row
+    bookkeeping cost more than the model itself on small batches. Returns {submission id (str): Detection}.
     """
     now = timezone.now()
     detections = []
-    for submission, probability, preprocess_ms in scored:
-        label, uncertain, threshold = classify(probability, version)
+    for submission, found, probabilities, member_scores, preprocess_ms in scored:
+        probability = crops.combine(probabilities)
+        label, uncertain, threshold = classify(probability, version, found.subject)
+        faces = sorted(
+            ({"box": [round(v, 4) for v in box], "probability": round(p, 6)} for box, p in zip(found.boxes, probabilities)),
+            key=lambda face: -face["probability"],
+        )
         detections.append(
             Detection(
                 submission=submission,
@@ -224,6 +259,9 @@ def _store_detections(version, runtime, scored, inference_ms):
                 label=label,
                 uncertain=uncertain,
                 threshold=threshold,
+                scored_on=found.subject,
+                faces=faces,
+                member_scores=member_scores,
                 preprocess_ms=preprocess_ms,
                 inference_ms=inference_ms,
                 total_ms=(now - submission.created_at).total_seconds() * 1000,
@@ -253,6 +291,8 @@ def _scored_event_data(detection, runtime, batch_size):
     return dict(
         label=detection.label,
         probability=round(detection.probability, 6),
+        scored_on=detection.scored_on,
+        faces=len(detection.faces),
         uncertain=detection.uncertain,
         model_version=detection.model_version.name,
         runtime=runtime,

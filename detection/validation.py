@@ -1,4 +1,4 @@
-"""Upload validation: the bytes must really be a JPEG, PNG or WebP (HEIC with pillow-heif) within limits.
+"""Upload validation: the bytes must really be one of ACCEPTED_FORMATS (HEIC with pillow-heif), within limits.
 
 Everything here runs before anything is stored. Each failure raises `InvalidImage` with a message a
 journalist can act on.
@@ -30,6 +30,11 @@ if HEIF_SUPPORTED:
     FORMATS["HEIF"] = ("image/heic", {".heic", ".heif"})
 
 EXTENSION_FOR_FORMAT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic"}
+# How people call each format (Pillow's HEIF is the iPhone's HEIC).
+FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "HEIF": "HEIC"}
+# The one list of accepted formats, in words: the upload help and every rejection say the same thing.
+_names = [FORMAT_NAMES[f] for f in FORMATS]
+ACCEPTED_FORMATS = ", ".join(_names[:-1]) + " or " + _names[-1]
 
 
 class InvalidImage(ValueError):
@@ -77,7 +82,7 @@ def validate_image(data, name):
     max_pixels = settings.VERITY_MAX_IMAGE_PIXELS
     name = PurePath(name or "upload").name[:255] or "upload"
     ext = PurePath(name).suffix.lower()
-    accepted = ", ".join(f for f in FORMATS if f != "HEIF") + (" or HEIC" if HEIF_SUPPORTED else "")
+    accepted = ACCEPTED_FORMATS
 
     if len(data) == 0:
         raise InvalidImage("the file is empty (0 bytes)")

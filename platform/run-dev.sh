@@ -1,14 +1,34 @@
 #!/usr/bin/env bash
-# Starts a Celery worker in the background and the development web server in the foreground;
-# Ctrl-C stops both. Used by `make run`.
+# Starts a Celery worker in the background and the web server in the foreground; Ctrl-C stops both.
+# Used by `make run`, whose users are given demo passwords and shown the portal: so DEBUG is off (no
+# Django debug pages listing URLs and settings), static files come from WhiteNoise as in production, and
+# the cookies are not marked Secure because the server speaks plain HTTP on this machine.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
-mkdir -p var
-"$PY" -m celery -A config worker -Q inference,default,training --concurrency 1 -l info >var/worker.log 2>&1 &
+VAR=${VERITY_VAR_DIR:-var}
+mkdir -p "$VAR"
+
+# A secret key of this checkout's own, kept across restarts so that sign-ins survive them.
+if [ ! -s "$VAR/secret-key" ]; then
+  (umask 077 && "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$VAR/secret-key")
+fi
+export DEBUG="${DEBUG:-0}" SECRET_KEY="${SECRET_KEY:-$(cat "$VAR/secret-key")}"
+export SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}" CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
+"$PY" manage.py collectstatic --noinput --verbosity 0
+
+worker_warnings=${PYTHONWARNINGS:-}
+if [ "$(id -u)" = 0 ]; then
+  # Celery writes a long "superuser privileges" warning into the worker log; say it once, here, instead.
+  echo "Note: running as root. Fine in a throwaway container; on a shared machine run 'make run' as an ordinary user."
+  worker_warnings="${worker_warnings:+$worker_warnings,}ignore:You're running the worker with superuser privileges"
+fi
+PYTHONWARNINGS=$worker_warnings "$PY" -m celery -A config worker -Q inference,default,training --concurrency 1 -l info \
+  >"$VAR/worker.log" 2>&1 &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT INT TERM
-echo "Worker started (pid $worker, log: var/worker.log)."
+echo "Worker started (pid $worker, log: $VAR/worker.log)."
 echo "Verity is at http://$HOST:$PORT/ (sign in with a demo user above; Ctrl-C stops everything)."
+# With DEBUG off the development server serves no static files itself: WhiteNoise answers /static/ first.
 "$PY" manage.py runserver --noreload "$HOST:$PORT"

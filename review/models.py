@@ -19,6 +19,7 @@ class ReviewItem(models.Model):
         FAKE = "fake", "Detector says fake"
         UNCERTAIN = "uncertain", "Detector is uncertain"
         REQUESTED = "requested", "Uploader asked for a review"
+        NO_FACE = "no_face", "No face: outside what the detector was trained for"
 
     submission = models.OneToOneField("detection.Submission", on_delete=models.CASCADE, related_name="review_item")
     # The detection that put the item in the queue (or the latest one, if the image was scored again).

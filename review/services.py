@@ -23,7 +23,8 @@ from detection.models import Decision, Detection, ReviewState, Submission
 from .models import ReviewDecision, ReviewItem
 from .signals import verdict_changed
 
-ROUTES = {"fake", "uncertain", "requested"}
+# "no_face" (off by default): images without a face, which the face-trained detector cannot judge.
+ROUTES = {"fake", "uncertain", "requested", "no_face"}
 # Decisions that say the image is fake, for the training export and the agreement figures.
 FAKE_DECISIONS = (Decision.MANIPULATED, Decision.AI_GENERATED)
 WAITING_STATES = (ReviewItem.State.OPEN, ReviewItem.State.ESCALATED, ReviewItem.State.DISPUTED)
@@ -71,6 +72,8 @@ def routing_reasons(submission, detection):
         reasons.append(ReviewItem.Reason.UNCERTAIN.value)
     if "requested" in rules and submission.review_requested:
         reasons.append(ReviewItem.Reason.REQUESTED.value)
+    if "no_face" in rules and detection.label == Detection.Label.NO_FACE:
+        reasons.append(ReviewItem.Reason.NO_FACE.value)
     return reasons
 
 

@@ -44,6 +44,11 @@ def queue(request):
         claimed=Count("pk", filter=live_claim),
         uncertain=Count("pk", filter=Q(detection__uncertain=True)),
     )
+    counts["stages"] = [
+        (n, what)
+        for n, what in ((counts["open"], "new"), (counts["escalated"], "for a second opinion"), (counts["disputed"], "disputed"))
+        if n
+    ]
     counts["matching"] = matching.count()
     counts["claimable"] = form.apply(services.claimable_by(request.user, now)).count()
     query = request.GET.copy()

@@ -46,7 +46,9 @@ LITE_BLOCKS = [
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
 ]
-ARCHITECTURES = ["SmallCNN", *KERAS_APPLICATIONS, *EFFICIENTNET_LITE]
+# Backbones of our own in Keras: TResNet-M (training/tresnet.py) and NPR (training/npr.py). name -> default input size
+OWN_BACKBONES = {"TResNetM": 224, "NPR": 256}
+ARCHITECTURES = ["SmallCNN", *KERAS_APPLICATIONS, *EFFICIENTNET_LITE, *OWN_BACKBONES]
 
 
 class WeightsUnavailable(Exception):
@@ -58,12 +60,19 @@ def default_input_size(architecture):
         return KERAS_APPLICATIONS[architecture][1]
     if architecture in EFFICIENTNET_LITE:
         return EFFICIENTNET_LITE[architecture][2]
+    if architecture in OWN_BACKBONES:
+        return OWN_BACKBONES[architecture]
     return 128
 
 
 def lite_weights_path(architecture):
     """Where `python manage.py convert_lite_weights` writes the converted ImageNet weights."""
     return Path(settings.VAR_DIR) / "weights" / f"{architecture.lower()}-imagenet.weights.h5"
+
+
+def tresnet_weights_path():
+    """Where `python manage.py convert_tresnet_weights` writes the converted TResNet-M ImageNet weights."""
+    return Path(settings.VAR_DIR) / "weights" / "tresnetm-imagenet.weights.h5"
 
 
 def build_model(architecture=DEFAULT_ARCHITECTURE, input_size=DEFAULT_INPUT_SIZE, weights=None, dropout=0.2):
@@ -103,6 +112,28 @@ def build_model(architecture=DEFAULT_ARCHITECTURE, input_size=DEFAULT_INPUT_SIZE
                 backbone.load_weights(path)
             elif weights is not None:
                 _load_backbone_weights(backbone, weights)
+        elif architecture == "TResNetM":
+            from .tresnet import tresnet_m_backbone
+
+            backbone = tresnet_m_backbone(input_size)
+            if weights == "imagenet":
+                path = tresnet_weights_path()
+                if not path.exists():
+                    raise WeightsUnavailable(
+                        f"ImageNet weights for TResNetM are not at {path}. Convert timm's tresnet_m weights once with "
+                        "`python manage.py convert_tresnet_weights --source PATH` (PATH: timm's checkpoint or "
+                        "model.safetensors; needs training/requirements-convert.txt), or pass --weights none or "
+                        "--weights PATH to a local backbone weights file."
+                    )
+                backbone.load_weights(path)
+            elif weights is not None:
+                _load_backbone_weights(backbone, weights)
+        elif architecture == "NPR":
+            from .npr import npr_backbone
+
+            if weights is not None:
+                raise WeightsUnavailable("NPR is trained from scratch and has no pretrained weights; use --weights none")
+            backbone = npr_backbone(input_size)
         else:
             backbone = _keras_application(architecture, input_size, weights)
         x = backbone(inputs)

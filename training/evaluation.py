@@ -63,6 +63,12 @@ class Report:
         return headline(self.data)
 
 
+def fake_column(output):
+    from .ensembles import fake_column as column
+
+    return column(output)
+
+
 def load_model(path):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -75,7 +81,7 @@ def predict(model, images, batch_size=32):
     scores = []
     started = time.perf_counter()
     for i in range(0, len(images), batch_size):
-        scores.append(np.asarray(model(images[i : i + batch_size], training=False), dtype=np.float64).reshape(-1))
+        scores.append(fake_column(model(images[i : i + batch_size], training=False)))
     seconds = time.perf_counter() - started
     return (np.concatenate(scores) if scores else np.zeros(0)), (len(images) / seconds if seconds else 0.0)
 
@@ -105,6 +111,30 @@ def _grouped(samples, labels, scores, threshold):
     return out
 
 
+def operating_point_settings():
+    """(target false-positive rate or None, largest uncertain band, largest share of real images sent to review)."""
+    from django.conf import settings
+
+    return (
+        getattr(settings, "VERITY_TARGET_FALSE_POSITIVE_RATE", None),
+        getattr(settings, "VERITY_UNCERTAIN_BAND", 0.15),
+        getattr(settings, "VERITY_TARGET_REAL_REVIEW_SHARE", 0.15),
+    )
+
+
+def choose_operating_point(labels, scores):
+    """Threshold and uncertain band on validation scores: the target false-positive rate when one is set
+    (else the balanced-accuracy optimum), then the widest band that keeps real images' review share bounded."""
+    target_fpr, max_band, max_review = operating_point_settings()
+    if target_fpr:
+        threshold, rule = M.threshold_for_false_positive_rate(labels, scores, target_fpr), f"false-positive rate <= {target_fpr:g}"
+    else:
+        threshold, rule = M.best_threshold(labels, scores), "best balanced accuracy"
+    band = M.choose_uncertain_band(labels, scores, threshold, max_band, max_review)
+    return threshold, band, {"rule": rule, "target_false_positive_rate": target_fpr, "max_uncertain_band": max_band,
+                             "max_real_review_share": max_review}
+
+
 def evaluate(model_path, dataset_root, output, history=None, robustness=True, plots=True, extra=None, log=print):
     """Evaluate the .keras file at `model_path` on the dataset at `dataset_root`; write a report to `output`."""
     output = Path(output)
@@ -119,9 +149,11 @@ def evaluate(model_path, dataset_root, output, history=None, robustness=True, pl
     raw_valid, _ = predict(model, load_split(valid, size))
     temperature = M.fit_temperature(y_valid, raw_valid)
     cal_valid = M.apply_temperature(raw_valid, temperature)
-    threshold = M.best_threshold(y_valid, cal_valid)
+    threshold, band, rule = choose_operating_point(y_valid, cal_valid)
     data["temperature"] = temperature
     data["threshold"] = threshold
+    data["uncertain_band"] = band
+    data["operating_point"] = {**rule, "valid": M.review_shares(y_valid, cal_valid, threshold, band)}
     data["valid"] = _grouped(valid, y_valid, cal_valid, threshold)
     log(f"valid: AUC {data['valid']['all']['roc_auc']:.4f}, threshold {threshold:.3f}, temperature {temperature:.3f}")
 
@@ -131,6 +163,11 @@ def evaluate(model_path, dataset_root, output, history=None, robustness=True, pl
     cal_test = M.apply_temperature(raw_test, temperature)
     data["inference_images_per_second"] = images_per_second
     data["test"] = _grouped(test, y_test, cal_test, threshold)
+    data["operating_point"]["test"] = M.review_shares(y_test, cal_test, threshold, band)
+    op = data["operating_point"]["test"]
+    log(f"operating point ({rule['rule']}): threshold {threshold:.3f}, band {band:.2f}; test: "
+        f"{op['false_positive_rate']:.1%} of real called fake, {op['true_positive_rate']:.1%} of fakes caught, "
+        f"{op['review_share']:.1%} of images to review")
     data["calibration"] = {
         "temperature": temperature,
         "valid_ece_before": M.expected_calibration_error(y_valid, raw_valid),
@@ -233,6 +270,8 @@ def headline(data):
         "epochs_trained": data.get("epochs_trained"),
         "inference_images_per_second": data.get("inference_images_per_second"),
         "threshold": data.get("threshold"),
+        "uncertain_band": data.get("uncertain_band"),
+        "operating_point": data.get("operating_point"),
         "temperature": data.get("temperature"),
         "valid": {k: brief(v) for k, v in data["valid"].items()},
         "test": {k: brief(v) for k, v in data["test"].items()},

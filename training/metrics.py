@@ -122,6 +122,57 @@ def best_threshold(labels, scores):
     return float(min(max(thresholds[i], 1e-6), 1.0))
 
 
+def threshold_for_false_positive_rate(labels, scores, target):
+    """The lowest threshold at which at most `target` of the real images (label 0) score at or above it.
+
+    The operating point moderators live with: a bounded share of real uploads called fake, and as many
+    fakes caught as that allows. Chosen on the validation split, applied unchanged elsewhere.
+    """
+    y = np.asarray(labels).astype(int)
+    if len(np.unique(y)) < 2:
+        return 0.5
+    fpr, tpr, thresholds = roc_curve(y, scores)
+    allowed = np.flatnonzero(fpr[1:] <= target + 1e-12) + 1  # skip the +inf threshold
+    if not len(allowed):
+        return 1.0
+    return float(min(max(thresholds[allowed[-1]], 1e-6), 1.0))
+
+
+def review_shares(labels, scores, threshold, band):
+    """What the operating point sends to moderators: shares of real, fake and all images that are called fake
+    or fall within `band` of the threshold (the uncertain results), and the real images called fake."""
+    y = np.asarray(labels).astype(int)
+    p = np.asarray(scores, dtype=np.float64)
+    fake = p >= threshold
+    uncertain = np.abs(p - threshold) < band
+    review = fake | uncertain
+
+    def share(mask, of):
+        return float(mask[of].mean()) if of.any() else None
+
+    return {
+        "threshold": float(threshold),
+        "uncertain_band": float(band),
+        "false_positive_rate": share(fake, y == 0),
+        "true_positive_rate": share(fake, y == 1),
+        "uncertain_share": share(uncertain, np.ones_like(y, bool)),
+        "review_share": share(review, np.ones_like(y, bool)),
+        "review_share_real": share(review, y == 0),
+        "review_share_fake": share(review, y == 1),
+    }
+
+
+def choose_uncertain_band(labels, scores, threshold, max_band, max_real_review_share):
+    """The widest band (steps of 0.01, up to `max_band`) that keeps the share of real images sent to review
+    (called fake, or within the band) at or below `max_real_review_share`."""
+    best = 0.0
+    for band in np.arange(0.0, max_band + 1e-9, 0.01):
+        share = review_shares(labels, scores, threshold, band)["review_share_real"]
+        if share is not None and share <= max_real_review_share + 1e-12:
+            best = float(round(band, 2))
+    return best
+
+
 def expected_calibration_error(labels, probabilities, bins=15):
     """ECE with equal-width bins: sum over bins of (bin share) x |accuracy of 'fake' - mean probability|."""
     y = np.asarray(labels, dtype=np.float64)

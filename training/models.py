@@ -47,11 +47,32 @@ class ModelVersion(models.Model):
         return self.name if self.is_trained else f"{self.name} (untrained)"
 
     @property
+    def member_names(self):
+        """The ensemble's members in output-column order ([] for a single detector)."""
+        return [link.member.name for link in self.member_links.select_related("member")]
+
+    @property
     def artifact_path(self):
         from pathlib import Path
 
         path = Path(self.artifact)
         return path if path.is_absolute() else settings.BASE_DIR / path
+
+
+class EnsembleMember(models.Model):
+    """A member of an ensemble version, in the order of the ensemble's output columns (training/ensembles.py)."""
+
+    ensemble = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="member_links")
+    member = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="ensemble_links")
+    position = models.PositiveIntegerField()
+    weight = models.FloatField(help_text="weight of the member's logit in the combination")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["ensemble", "position"], name="one_member_per_position")]
+
+    def __str__(self):
+        return f"{self.member.name} in {self.ensemble.name} (x{self.weight:.3f})"
 
 
 class TrainingRun(models.Model):

@@ -64,21 +64,29 @@ def make_dataset(samples, size, batch_size, training=False, augmentation=None, c
         ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
         if augmentation is not None:
             augment = make_augmenter(augmentation, size, seed)
-            ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=AUTOTUNE)
+            # Each element's draws are seeded by (seed, position): the same epoch gives the same batches,
+            # however the parallel map schedules its calls (a resumed run relies on it).
+            ds = ds.enumerate().map(lambda i, xy: (augment(xy[0], i), xy[1]), num_parallel_calls=AUTOTUNE)
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size).prefetch(AUTOTUNE)
 
 
 def make_augmenter(aug, size, seed=0):
-    """A tf function augmenting one uint8 image; returns uint8."""
+    """A tf function augmenting one uint8 image; returns uint8.
+
+    `augment(image, index)`: every random draw is stateless, seeded by (`seed`, `index`, draw number).
+    """
     import tensorflow as tf
 
-    generator = tf.random.Generator.from_seed(seed)
+    def augment(image, index=0):
+        draws = [0]
+        index = tf.cast(index, tf.int64)
 
-    def uniform(lo, hi):
-        return generator.uniform((), lo, hi)
+        def uniform(lo, hi):
+            draws[0] += 1
+            element_seed = tf.stack([tf.constant(seed, tf.int64), index * 64 + draws[0]])
+            return tf.random.stateless_uniform((), element_seed, lo, hi)
 
-    def augment(image):
         x = tf.cast(image, tf.float32)
         if aug.flip:
             x = tf.cond(uniform(0.0, 1.0) < 0.5, lambda: tf.image.flip_left_right(x), lambda: x)

@@ -12,7 +12,7 @@ from django.utils import timezone
 import audit
 
 from . import registry
-from .models import ModelVersion, TrainingRun
+from .models import EnsembleMember, ModelVersion, TrainingRun
 
 
 def runs_dir():
@@ -56,14 +56,34 @@ def cancel_training(run, actor=None):
 
 
 def register_run(run_dir, name=None, actor=None):
-    """Register a finished, evaluated run folder as a candidate ModelVersion."""
-    from .evaluation import REPORT_DIR, SUMMARY_FILE, HTML_FILE
-    from .trainer import CONFIG_FILE, MODEL_FILE
+    """Register a finished, evaluated run folder as a candidate ModelVersion (an ensemble with its members)."""
+    from .evaluation import SUMMARY_FILE
+    from .trainer import CONFIG_FILE
 
     run_dir = Path(run_dir)
     config = json.loads((run_dir / CONFIG_FILE).read_text())
     summary = json.loads((run_dir / SUMMARY_FILE).read_text()) if (run_dir / SUMMARY_FILE).exists() else {}
     name = name or run_dir.name
+    ensemble = config["config"].get("ensemble")
+    members = []
+    if ensemble:
+        names = [m["name"] for m in ensemble["members"]]
+        found = {v.name: v for v in ModelVersion.objects.filter(name__in=names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise ValueError(f"ensemble members not registered: {', '.join(missing)}")
+        members = [(found[m["name"]], m["weight"]) for m in ensemble["members"]]
+    with transaction.atomic():
+        version = _register_run_version(run_dir, config, summary, name, actor)
+        for position, (member, weight) in enumerate(members):
+            EnsembleMember.objects.create(ensemble=version, member=member, position=position, weight=weight)
+    return version
+
+
+def _register_run_version(run_dir, config, summary, name, actor):
+    from .evaluation import REPORT_DIR, HTML_FILE
+    from .trainer import MODEL_FILE
+
     return registry.register(
         name=name,
         artifact=run_dir / MODEL_FILE,
@@ -71,6 +91,7 @@ def register_run(run_dir, name=None, actor=None):
         architecture=config["config"]["architecture"],
         input_size=config["config"]["input_size"],
         threshold=summary.get("threshold", settings.VERITY_THRESHOLD),
+        uncertain_band=summary.get("uncertain_band") if summary.get("uncertain_band") is not None else settings.VERITY_UNCERTAIN_BAND,
         temperature=summary.get("temperature", 1.0),
         metrics=summary,
         report=str(run_dir / REPORT_DIR / HTML_FILE) if (run_dir / REPORT_DIR / HTML_FILE).exists() else "",

@@ -41,7 +41,7 @@ def ship(run_dir, name, command, why="", limits="", comparison="", destination=N
         "architecture": config["config"]["architecture"],
         "input_size": config["config"]["input_size"],
         "threshold": summary["threshold"],
-        "uncertain_band": settings.VERITY_UNCERTAIN_BAND,
+        "uncertain_band": summary.get("uncertain_band", settings.VERITY_UNCERTAIN_BAND),
         "temperature": summary["temperature"],
         "metrics": summary,
         "training_config": config["config"],
@@ -111,6 +111,20 @@ def model_card(meta, data, config, table, command, why, limits, comparison):
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += ["", "ROC AUC after the perturbation (change from clean in brackets). JPEG: re-encoded at that quality; "
                   "half resolution: downscaled by two (bilinear), then scaled back up by the serving preprocessing.", ""]
+    op = data.get("operating_point")
+    if op:
+        lines += ["## Operating point", "",
+                  f"Threshold {data['threshold']:.3f} and uncertain band ±{data['uncertain_band']:.2f}, chosen on the validation "
+                  f"split: the threshold for {op['rule']}, then the widest band (up to {op['max_uncertain_band']:.2f}) that "
+                  f"sends at most {op['max_real_review_share']:.0%} of real images to review. Results called fake or "
+                  "uncertain go to the moderators' queue.", "",
+                  "| split | real called fake | fakes caught | uncertain | sent to review (all) | real sent to review | fakes sent to review |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for split in ("valid", "test"):
+            r = op[split]
+            lines.append(f"| {split} | {r['false_positive_rate']:.1%} | {r['true_positive_rate']:.1%} | {r['uncertain_share']:.1%} | "
+                         f"{r['review_share']:.1%} | {r['review_share_real']:.1%} | {r['review_share_fake']:.1%} |")
+        lines += [""]
     cal = data["calibration"]
     lines += ["## Calibration", "",
               f"Temperature T = {cal['temperature']:.3f} fitted on the validation split (negative log-likelihood). "

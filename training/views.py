@@ -35,14 +35,49 @@ def index(request):
     })
 
 
+# The comparison, one row per figure and one column per version: a dozen versions still fit a laptop screen,
+# where one column per figure made the page twice as wide as the screen. (key, label, floatformat argument, higher is better)
+COMPARE_FIGURES = [
+    ("architecture", "Architecture", None, None),
+    ("input_size", "Input (px)", None, None),
+    ("params", "Parameters", "0g", None),
+    ("epochs_trained", "Epochs", "0", None),
+    ("training_seconds", "Training time (s)", "0g", None),
+    ("train_images_per_second", "Training speed (img/s)", "1g", True),
+    ("inference_images_per_second", "Inference speed (img/s)", "1g", True),
+    ("valid_auc", "Validation AUC", "4", True),
+    ("test_auc", "Test AUC", "4", True),
+    ("test_accuracy", "Test accuracy", "4", True),
+    ("test_f1", "Test F1", "4", True),
+    ("test_mcc", "Test MCC", "4", True),
+    ("test_eer", "Test EER", "4", False),
+]
+
+
 @staff_required
 def compare(request):
     versions = ModelVersion.objects.filter(is_trained=True)
-    rows = services.compare_versions(versions)
-    sources = sorted({s for r in rows for s in r["sources"]})
-    for row in rows:
-        row["source_aucs"] = [row["sources"].get(s) for s in sources]
-    return render(request, "training/compare.html", {"rows": rows, "sources": sources})
+    columns = services.compare_versions(versions)
+    for column in columns:
+        column["architecture"], column["input_size"] = column["version"].architecture, column["version"].input_size
+    sources = sorted({s for c in columns for s in c["sources"]})
+    figures = [(label, decimals, better, [c.get(key) for c in columns]) for key, label, decimals, better in COMPARE_FIGURES]
+    figures += [(f"AUC {s}", "4", True, [c["sources"].get(s) for c in columns]) for s in sources]
+    figures.append(("AUC lost at JPEG 75", "4", False, [c.get("jpeg_75_auc_drop") for c in columns]))
+    rows = [
+        {"label": label, "decimals": decimals, "cells": _cells(values, better)}
+        for label, decimals, better, values in figures
+    ]
+    return render(request, "training/compare.html", {"columns": columns, "rows": rows})
+
+
+def _cells(values, higher_is_better):
+    """(value, is_best) per version; the best of two or more numbers is marked when the direction is known."""
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    best = None
+    if higher_is_better is not None and len(numbers) > 1 and len(set(numbers)) > 1:
+        best = max(numbers) if higher_is_better else min(numbers)
+    return [(v, best is not None and v == best) for v in values]
 
 
 @staff_required

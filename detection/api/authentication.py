@@ -58,8 +58,24 @@ class PortalSessionAuthentication(SessionAuthentication):
 
 
 class PortalSessionAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The session cookie; and for POST, Django's CSRF check: the `csrftoken` cookie and the same token in a header."""
+
     target_class = "detection.api.authentication.PortalSessionAuthentication"
-    name = "cookieAuth"
+    name = ["cookieAuth", "csrfCookie", "csrfToken"]
+
+    def get_security_requirement(self, auto_schema):
+        if auto_schema.method in ("GET", "HEAD", "OPTIONS"):
+            return {"cookieAuth": []}
+        return {name: [] for name in self.name}
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "Signed in to the portal."}
+        return [
+            {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "Signed in to the portal."},
+            {"type": "apiKey", "in": "cookie", "name": "csrftoken", "description": "The portal's CSRF cookie."},
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-CSRFToken",
+                "description": "The value of the `csrftoken` cookie, on every POST.",
+            },
+        ]

@@ -28,10 +28,4 @@ class ManagesOrganisationKeys(BasePermission):
     message = "You may not manage API keys; ask a Verity admin."
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and user.organisation_id is not None
-            and user.has_perm("accounts.manage_organisation_api_keys")
-        )
+        return bool(request.user and request.user.is_authenticated and request.user.may_manage_api_keys)

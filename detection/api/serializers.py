@@ -1,5 +1,8 @@
 """What the partner API accepts and returns. The result shape is also the `data` of every webhook event."""
+import re
+
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -14,13 +17,36 @@ VERDICTS = list(Detection.Label.values) + list(Decision.values)
 
 # Results ---------------------------------------------------------------------------------------------
 
+class FaceScoreSerializer(serializers.Serializer):
+    box = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4,
+        help_text="x, y, width, height as fractions of the image's width and height",
+    )
+    probability = serializers.FloatField(help_text="this face crop's probability of being fake")
+
+
+class MemberScoreSerializer(serializers.Serializer):
+    version = serializers.CharField(help_text="the member model version's name")
+    probability = serializers.FloatField(help_text="the member's own probability of 'fake'")
+
+
 class DetectionResultSerializer(serializers.ModelSerializer):
     model_version = serializers.CharField(source="model_version.name", help_text="the detector version that scored")
-    probability = serializers.FloatField(help_text="probability that the image is fake, 0 to 1")
+    probability = serializers.FloatField(
+        help_text="probability that the image is fake, 0 to 1: the most suspicious face's when faces were scored; "
+        "for label no_face, the whole image's score, for information only"
+    )
+    faces = FaceScoreSerializer(many=True, read_only=True, help_text="each scored face, most suspicious first")
+    member_scores = MemberScoreSerializer(
+        many=True, read_only=True, help_text="for an ensemble version: each member's own probability on the deciding crop"
+    )
 
     class Meta:
         model = Detection
-        fields = ["probability", "label", "uncertain", "threshold", "model_version", "created_at"]
+        fields = [
+            "probability", "label", "uncertain", "threshold", "scored_on", "faces", "member_scores", "model_version",
+            "created_at",
+        ]
 
 
 class FinalVerdictSerializer(serializers.Serializer):
@@ -39,6 +65,9 @@ class SubmissionResultSerializer(serializers.ModelSerializer):
     forensics = serializers.SerializerMethodField()
     callback_url = serializers.SerializerMethodField()
     review_state = serializers.ChoiceField(choices=ReviewState.choices, read_only=True)
+    uploaded_by = serializers.CharField(
+        source="uploader_label", read_only=True, help_text='the API key\'s name (API key “ingest”) or the uploader\'s email'
+    )
 
     class Meta:
         model = Submission
@@ -53,6 +82,7 @@ class SubmissionResultSerializer(serializers.ModelSerializer):
             "height",
             "sha256",
             "source",
+            "uploaded_by",
             "callback_url",
             "failure_reason",
             "detection",
@@ -119,19 +149,70 @@ def latest_detection(submission):
 
 # Submitting ------------------------------------------------------------------------------------------
 
+URL_HELP = "an http(s) URL the platform downloads the image from (public internet addresses only)"
+CALLBACK_HELP = "where to POST the signed webhook events (http or https; empty for none)"
+CONTENT_ERROR_CODES = ["invalid_image", "url_not_allowed", "url_fetch_failed", "url_too_large"]
+
+
+class StrictCharField(serializers.CharField):
+    """A string as the contract says: not trimmed, and a JSON number is not a string (DRF would take 0 as "0")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# What the schema says of these strings is what the API checks (RegexValidator → `pattern`).
+NO_NUL = RegexValidator(r"^[^\x00]*$", "must not contain NUL characters", code="null_characters_not_allowed")
+VISIBLE_NAME = RegexValidator(
+    r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+    "must contain a visible character and no control characters",
+    code="invalid",
+)
+
+
+def url_field(**kwargs):
+    # Not trimmed: " https://…" is refused as a URL (url_not_allowed), the same as the fetcher sees it.
+    return StrictCharField(max_length=2000, validators=[NO_NUL], **kwargs)
+
+
+class CallbackUrlField(StrictCharField):
+    """Optional, may be empty (no webhook). schema.one_plain_callback_url_schema states it without a oneOf."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", CALLBACK_HELP)
+        super().__init__(required=False, allow_blank=True, max_length=2000, validators=[NO_NUL], **kwargs)
+
+
+def refuse_unknown_fields(serializer):
+    """A misspelt field (`callbackurl`) is an error, not silently ignored: the contract lists every field."""
+    unknown = sorted(set(serializer.initial_data) - set(serializer.fields)) if hasattr(serializer.initial_data, "keys") else []
+    if unknown:
+        raise serializers.ValidationError(
+            f"unknown field(s): {', '.join(str(name)[:100] for name in unknown)}", code="unknown_field"
+        )
+
+
+def sent_fields(serializer, *names):
+    """How many of `names` the request contains, even empty (a multipart `image=` counts as sent)."""
+    return sum(name in serializer.initial_data for name in names)
+
+
 class SubmissionCreateSerializer(serializers.Serializer):
     """Either `image` (multipart) or `url` (JSON or multipart), plus an optional `callback_url`."""
 
     image = serializers.FileField(required=False, help_text="the image file (JPEG, PNG, WebP or HEIC)")
-    url = serializers.CharField(
-        required=False, max_length=2000, help_text="an http(s) URL the platform downloads the image from"
-    )
-    callback_url = serializers.CharField(
-        required=False, allow_blank=True, max_length=2000, help_text="where to POST the signed webhook events"
-    )
+    url = url_field(required=False, help_text=URL_HELP)
+    callback_url = CallbackUrlField()
 
     def validate(self, attrs):
-        if bool(attrs.get("image")) == bool(attrs.get("url")):
+        refuse_unknown_fields(self)
+        if sent_fields(self, "image", "url") != 1 or not ("image" in attrs or "url" in attrs):
             raise serializers.ValidationError("send exactly one of 'image' or 'url'", code="image_or_url_required")
         return attrs
 
@@ -140,12 +221,13 @@ class SubmissionBatchSerializer(serializers.Serializer):
     """Several images in one request: `images` (multipart, repeated) or `urls` (JSON), not both."""
 
     images = serializers.ListField(child=serializers.FileField(), required=False, allow_empty=False)
-    urls = serializers.ListField(child=serializers.CharField(max_length=2000), required=False, allow_empty=False)
-    callback_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    urls = serializers.ListField(child=url_field(), required=False, allow_empty=False)
+    callback_url = CallbackUrlField()
 
     def validate(self, attrs):
+        refuse_unknown_fields(self)
         items = attrs.get("images") or attrs.get("urls") or []
-        if bool(attrs.get("images")) == bool(attrs.get("urls")):
+        if sent_fields(self, "images", "urls") != 1 or not ("images" in attrs or "urls" in attrs):
             raise serializers.ValidationError("send either 'images' or 'urls'", code="images_or_urls_required")
         if len(items) > settings.VERITY_API_MAX_BATCH:
             raise serializers.ValidationError(
@@ -153,6 +235,32 @@ class SubmissionBatchSerializer(serializers.Serializer):
                 code="batch_too_large",
             )
         return attrs
+
+
+# The request bodies as the contract gives them: one shape per way of sending (see schema.py). -------
+
+class SubmissionByFileSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="the image file (JPEG, PNG, WebP or HEIC)")
+    callback_url = CallbackUrlField()
+
+
+class SubmissionByUrlSerializer(serializers.Serializer):
+    url = url_field(min_length=1, help_text=URL_HELP)
+    callback_url = CallbackUrlField()
+
+
+class BatchByFilesSerializer(serializers.Serializer):
+    images = serializers.ListField(
+        child=serializers.FileField(), min_length=1, max_length=settings.VERITY_API_MAX_BATCH, help_text="image files"
+    )
+    callback_url = CallbackUrlField()
+
+
+class BatchByUrlsSerializer(serializers.Serializer):
+    urls = serializers.ListField(
+        child=url_field(min_length=1), min_length=1, max_length=settings.VERITY_API_MAX_BATCH, help_text=URL_HELP
+    )
+    callback_url = CallbackUrlField()
 
 
 class BatchRejectionSerializer(serializers.Serializer):
@@ -167,11 +275,26 @@ class SubmissionBatchResultSerializer(serializers.Serializer):
     rejected = BatchRejectionSerializer(many=True)
 
 
+RFC3339_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+
+
+class Rfc3339DateTimeField(serializers.DateTimeField):
+    """An RFC 3339 date-time, as the contract's `format: date-time` says; not the looser forms Django parses."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not RFC3339_DATE_TIME.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.ffffff]Z or ±hh:mm")
+        return super().to_internal_value(value)
+
+
 class SubmissionFilterSerializer(serializers.Serializer):
+    """The list's filters. Give it the query as a plain dict: an empty `?verdict=` is then refused (400), not
+    read as "no filter" the way HTML forms are."""
+
     status = serializers.ChoiceField(choices=Submission.Status.choices, required=False)
     verdict = serializers.ChoiceField(choices=VERDICTS, required=False, help_text="the final verdict")
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
+    created_after = Rfc3339DateTimeField(required=False, help_text="created at or after this time (RFC 3339)")
+    created_before = Rfc3339DateTimeField(required=False, help_text="created before this time (RFC 3339)")
 
 
 # Webhooks and keys -----------------------------------------------------------------------------------
@@ -185,7 +308,8 @@ class WebhookSecretSerializer(serializers.ModelSerializer):
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), allow_empty=False)
+    name = StrictCharField(max_length=100, validators=[VISIBLE_NAME], help_text="what the key is for, e.g. 'production ingest'")
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), allow_empty=False, min_length=1)
     created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     revoked_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from . import views
+from .report import SubmissionReportView
 
 app_name = "api"
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path(
         "submissions/<uuid:pk>/evidence/<str:kind>.png", views.EvidenceImageView.as_view(), name="evidence-image"
     ),
+    path("submissions/<uuid:pk>/report.pdf", SubmissionReportView.as_view(), name="submission-report"),
     path("webhook-secret/", views.WebhookSecretView.as_view(), name="webhook-secret"),
     path("keys/", views.ApiKeyListCreateView.as_view(), name="key-list"),
     path("keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="key-revoke"),

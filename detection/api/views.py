@@ -6,7 +6,13 @@ from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -21,17 +27,22 @@ from accounts import api_keys
 from accounts.models import ApiKey
 
 from .. import fetch, services, webhooks
-from ..models import Detection, Evidence, Submission
+from ..models import EVIDENCE_IMAGE_KINDS, Detection, Evidence, Submission
 from ..validation import InvalidImage
 from . import idempotency
 from .authentication import PortalSessionAuthentication
 from .permissions import HasScope, ManagesOrganisationKeys
+from .schema import AutoSchema
 from .serializers import (
     ApiKeySerializer,
+    BatchByFilesSerializer,
+    BatchByUrlsSerializer,
     ConflictErrorResponseSerializer,
     NewApiKeySerializer,
     SubmissionBatchResultSerializer,
     SubmissionBatchSerializer,
+    SubmissionByFileSerializer,
+    SubmissionByUrlSerializer,
     SubmissionCreateSerializer,
     SubmissionFilterSerializer,
     SubmissionResultSerializer,
@@ -47,7 +58,7 @@ from .throttles import (
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     idempotency.HEADER,
-    str,
+    {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
     OpenApiParameter.HEADER,
     required=False,
     description="Any unique string (a UUID): a retry with the same key returns the first response.",
@@ -60,6 +71,23 @@ class SubmissionCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request):
+        """`page_size` from 1 up; more than the maximum gives the maximum; anything else is a 400."""
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        if not value.isascii() or not value.isdigit() or int(value) < 1:
+            raise ValidationError({self.page_size_query_param: [ErrorDetail("must be a whole number from 1", code="invalid")]})
+        return min(int(value), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = f"results per page (default {self.page_size}; above {self.max_page_size} gives {self.max_page_size})"
+        return parameters
 
 
 class PartnerAPIView(generics.GenericAPIView):
@@ -93,7 +121,7 @@ class PartnerAPIView(generics.GenericAPIView):
 
     def organisation_submissions(self):
         """This organisation's submissions, with their detections fetched in one query."""
-        return Submission.objects.filter(organisation=self.organisation).prefetch_related(
+        return Submission.objects.filter(organisation=self.organisation).select_related("api_key", "uploader").prefetch_related(
             Prefetch("detections", queryset=Detection.objects.select_related("model_version"))
         )
 
@@ -113,10 +141,9 @@ def submit_one(request, *, image=None, url=None, callback_url=""):
         source=Submission.Source.API,
         enqueue=False,  # queued below, once the callback URL is stored
     )
-    if callback_url:
-        # Set before scoring is queued, so that the result's webhook knows where to go.
-        Submission.objects.filter(pk=submission.pk).update(callback_url=callback_url)
-        submission.callback_url = callback_url
+    # Set before scoring is queued, so that the result's webhook knows where to go; the key names the uploader.
+    Submission.objects.filter(pk=submission.pk).update(callback_url=callback_url, api_key=request.auth)
+    submission.callback_url, submission.api_key = callback_url, request.auth
     transaction.on_commit(lambda: services.enqueue_scoring(submission.pk))
     return submission
 
@@ -150,10 +177,15 @@ def document_submit_errors(view, extra=()):
 @extend_validation_errors(["invalid_choice"], field_name="verdict", methods=["get"])
 @extend_validation_errors(["invalid"], field_name="created_after", methods=["get"])
 @extend_validation_errors(["invalid"], field_name="created_before", methods=["get"])
-@extend_validation_errors(["image_or_url_required"], field_name="non_field_errors", methods=["post"])
+@extend_validation_errors(["invalid"], field_name="page_size", methods=["get"])
+@extend_validation_errors(["image_or_url_required", "unknown_field"], field_name="non_field_errors", methods=["post"])
 class SubmissionListCreateView(PartnerAPIView):
+    """Your organisation's submissions, newest first; or a new one."""
+
     required_scopes = {"GET": "read", "POST": "submit"}
     serializer_class = SubmissionResultSerializer
+    validation_serializer_class = SubmissionCreateSerializer
+    schema = AutoSchema()
     pagination_class = SubmissionCursorPagination
 
     def get_throttles(self):
@@ -162,7 +194,7 @@ class SubmissionListCreateView(PartnerAPIView):
 
     def get_queryset(self):
         qs = self.organisation_submissions()
-        filters = SubmissionFilterSerializer(data=self.request.query_params)
+        filters = SubmissionFilterSerializer(data=self.request.query_params.dict())
         filters.is_valid(raise_exception=True)
         f = filters.validated_data
         if "status" in f:
@@ -186,7 +218,23 @@ class SubmissionListCreateView(PartnerAPIView):
 
     @extend_schema(
         summary="Submit one image (a file or a URL to fetch)",
-        request=SubmissionCreateSerializer,
+        description="Exactly one of `image` (multipart) or `url` (JSON or multipart). The `201` response links to "
+        "the result (`GetSubmissionResult`): poll it, or give a `callback_url` for a webhook.",
+        request={
+            "application/json": SubmissionByUrlSerializer,
+            "multipart/form-data": PolymorphicProxySerializer(
+                component_name="SubmissionUpload",
+                serializers=[SubmissionByFileSerializer, SubmissionByUrlSerializer],
+                resource_type_field_name=None,
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "an image on the web",
+                value={"url": "https://images.example.com/protest.jpg", "callback_url": "https://hooks.example.com/verity"},
+                request_only=True,
+            )
+        ],
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: SubmissionResultSerializer, 409: CONFLICT_RESPONSE},
     )
@@ -211,17 +259,39 @@ class SubmissionListCreateView(PartnerAPIView):
         return idempotency.respond(request, self.organisation, create)
 
 
-@extend_validation_errors(["images_or_urls_required", "batch_too_large"], field_name="non_field_errors", methods=["post"])
+@extend_validation_errors(
+    ["images_or_urls_required", "batch_too_large", "unknown_field"], field_name="non_field_errors", methods=["post"]
+)
 class SubmissionBatchView(PartnerAPIView):
+    """Several images in one request."""
+
     required_scopes = {"POST": "submit"}
     serializer_class = SubmissionBatchSerializer
+    validation_serializer_class = SubmissionBatchSerializer
+    schema = AutoSchema()
 
     def get_throttles(self):
         return super().get_throttles() + [DailySubmissionQuota()]
 
     @extend_schema(
         summary=f"Submit up to {settings.VERITY_API_MAX_BATCH} images in one request",
-        request=SubmissionBatchSerializer,
+        description="Exactly one of `images` (multipart, the field repeated) or `urls` (JSON or multipart). "
+        "Items that cannot be read are listed in `rejected`; `400` when none was accepted.",
+        request={
+            "application/json": BatchByUrlsSerializer,
+            "multipart/form-data": PolymorphicProxySerializer(
+                component_name="BatchUpload",
+                serializers=[BatchByFilesSerializer, BatchByUrlsSerializer],
+                resource_type_field_name=None,
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "two images on the web",
+                value={"urls": ["https://images.example.com/a.jpg", "https://images.example.com/b.png"]},
+                request_only=True,
+            )
+        ],
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: SubmissionBatchResultSerializer, 409: CONFLICT_RESPONSE},
     )
@@ -269,6 +339,8 @@ def kind_field(items):
 
 
 class SubmissionDetailView(PartnerAPIView):
+    """One submission and where it is on its way to a verdict; another organisation's is not found (404)."""
+
     required_scopes = {"GET": "read"}
     serializer_class = SubmissionResultSerializer
 
@@ -280,9 +352,13 @@ class SubmissionDetailView(PartnerAPIView):
 
 
 class EvidenceImageView(PartnerAPIView):
+    """A forensic image, once the forensics of the submission are computed (404 before)."""
+
     required_scopes = {"GET": "read"}
 
     @extend_schema(
+        operation_id="submissions_evidence_retrieve",
+        parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=EVIDENCE_IMAGE_KINDS)],
         summary="A forensic image of a submission (heatmap, faces, ela, noise), as PNG",
         responses={(200, "image/png"): OpenApiTypes.BINARY},
     )
@@ -298,6 +374,8 @@ class EvidenceImageView(PartnerAPIView):
 
 
 class WebhookSecretView(PartnerAPIView):
+    """The secret your webhooks are signed with (docs/api.md shows how to check a signature)."""
+
     required_scopes = {"GET": "read"}
     serializer_class = WebhookSecretSerializer
 
@@ -309,6 +387,8 @@ class WebhookSecretView(PartnerAPIView):
 # Key management: for partner admins signed in to the portal (Verity admins use the Django admin). ----
 
 class KeyManagementView(generics.GenericAPIView):
+    """For partner admins signed in to the portal (the portal's API keys page does the same)."""
+
     authentication_classes = [PortalSessionAuthentication]
     permission_classes = [ManagesOrganisationKeys]
     parser_classes = [JSONParser]
@@ -347,7 +427,12 @@ class ApiKeyListCreateView(KeyManagementView):
 
 
 class ApiKeyRevokeView(KeyManagementView):
-    @extend_schema(summary="Revoke an API key (it stops working at once)", request=None, responses={200: ApiKeySerializer})
+    @extend_schema(
+        operation_id="keys_revoke",
+        summary="Revoke an API key (it stops working at once)",
+        request=None,
+        responses={200: ApiKeySerializer},
+    )
     def post(self, request, pk):
         key = get_object_or_404(self.get_queryset(), pk=pk)
         return Response(self.get_serializer(api_keys.revoke_api_key(key, actor=request.user)).data)

@@ -77,8 +77,8 @@ def export_onnx(keras_path, keras_sha256, sample=None):
         )  # fmt: skip
         if result.returncode != 0:
             raise ExportRefused(f"tf2onnx failed: {result.stderr.strip()[-800:]}")
-        expected = np.asarray(model.predict_on_batch(sample)).reshape(-1)
-        got = OnnxModel(partial).predict(sample)
+        expected = np.asarray(model.predict_on_batch(sample)).reshape(-1)  # every output column (ensembles)
+        got = OnnxModel(partial).run(sample).reshape(-1)
         diff = float(np.max(np.abs(expected - got)))
         if not diff <= MAX_ABS_DIFF:
             raise ExportRefused(f"ONNX and Keras disagree by {diff:.2e} (limit {MAX_ABS_DIFF:.0e}); not exported")
@@ -102,6 +102,13 @@ class OnnxModel:
         self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
-    def predict(self, batch):
+    def run(self, batch):
+        """The model's raw output: (n, 1), or (n, 1 + members) for an ensemble."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        return np.asarray(self.session.run(None, {self.input_name: batch})[0]).reshape(-1)
+        return np.asarray(self.session.run(None, {self.input_name: batch})[0])
+
+    def predict(self, batch):
+        """The probability of 'fake' per image (an ensemble's combined column)."""
+        from training.ensembles import fake_column
+
+        return fake_column(self.run(batch))

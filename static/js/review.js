@@ -45,14 +45,21 @@
   }
   Array.prototype.forEach.call(radios, function (r) { r.addEventListener("change", syncNoteRequired); });
 
+  // Focus stays on the chosen decision, never in the note: otherwise N ("decide and next") would type "n"
+  // into it. A note the decision needs is marked required, and Tab reaches it from the decision.
   function choose(index) {
     var radio = radios[index];
     if (!radio) return;
     radio.checked = true;
     radio.focus();
     syncNoteRequired();
-    // Anything but authentic needs a note: take the moderator there.
-    if (radio.value !== "authentic" && note) note.focus();
+    var help = document.getElementById("note-help");
+    if (help && note) {
+      if (!help.dataset.text) help.dataset.text = help.textContent;
+      help.textContent = note.required && !note.value.trim()
+        ? radio.parentElement.textContent.trim().replace(/\s*\d$/, "") + " needs a note: press Tab to write it, then Ctrl+Enter to decide and go on."
+        : help.dataset.text;
+    }
   }
 
   if (note) {
@@ -93,4 +100,6 @@
       zoom("fit");
     }
   });
+  // Keys pressed before this script ran did nothing: say when they work (tests wait for it too).
+  document.documentElement.dataset.shortcuts = "on";
 })();

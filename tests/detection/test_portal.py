@@ -62,13 +62,72 @@ def test_a_moderator_cannot_upload(client, moderator):
 
 def test_the_detail_page_shows_the_verdict_probability_version_and_timings(client, journalist, active_model):
     submission = services.submit(data=make_image_bytes(color=(220, 20, 20)), name="r.jpg", uploader=journalist, enqueue=False)
-    detection = services.score(submission.pk)
+    services.score(submission.pk)
     client.force_login(journalist)
     html = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
     assert "Likely fake" in html
-    assert f"{detection.probability:.4f}" in html
-    assert "tiny-test" in html and "ms (image" in html
+    # The tiny model scores red ~0.998 under a 0.50 threshold with a ±0.15 band.
+    assert 'id="probability">over 99%<' in html
+    assert "this model flags at 50% and above, and is uncertain between 35% and 65%" in html
+    assert "tiny-test" in html and "from upload to verdict" in html
+    for part in ("Waiting in the queue", "Reading and decoding the image", "Running the model"):
+        assert part in html
     assert "Untrained model" not in html
+
+
+def test_scores_read_the_same_on_the_detail_page_the_list_and_the_live_status(client, journalist, active_model):
+    active_model.threshold = 0.30
+    active_model.save()
+    submission = services.submit(data=make_image_bytes(color=(70, 0, 0)), name="dark.jpg", uploader=journalist, enqueue=False)
+    detection = services.score(submission.pk)
+    client.force_login(journalist)
+    shown = f"{round(detection.probability * 100)}%"
+    detail = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
+    listing = client.get(reverse("detection:submission-list")).content.decode()
+    status = client.get(reverse("detection:submission-status"), {"ids": str(submission.pk)}).json()["submissions"][0]
+    assert detection.label == "fake" and not detection.uncertain
+    assert f'id="probability">{shown}<' in detail and f'<span class="prob">{shown}</span>' in listing
+    assert "flags at 30% and above" in detail and "flags at 30% and above" in listing
+    assert status["verdict"]["short"] == f"Likely fake — {shown}"
+    assert f'<span class="prob">{shown}</span>' in status["verdict_html"]
+    assert str(detection.probability)[:6] not in detail + listing  # no raw 0.xxxx anywhere
+
+
+def test_a_long_file_name_breaks_only_after_separators(client, journalist, active_model):
+    name = "Screenshot_2024-05-03_at_14.22.17_protest_crowd.jpeg"
+    submission = services.submit(data=make_image_bytes(), name=name, uploader=journalist, enqueue=False)
+    client.force_login(journalist)
+    detail = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
+    listing = client.get(reverse("detection:submission-list")).content.decode()
+    breakable = 'Screenshot_<wbr>2024-<wbr>05-<wbr>03_<wbr>at_<wbr>14<wbr>.22<wbr>.17_<wbr>protest_<wbr>crowd<wbr><span class="ext">.jpeg</span>'
+    assert breakable in detail and breakable in listing
+    assert f'title="{name}"' in detail and f'title="{name}"' in listing  # the whole name, for hover and copy
+
+
+def test_the_thumbnail_is_a_small_jpeg_for_the_organisation_only(client, journalist, stranger, active_model):
+    import io
+
+    from PIL import Image
+
+    submission = services.submit(data=make_image_bytes("PNG", size=(800, 400)), name="wide.png", uploader=journalist, enqueue=False)
+    client.force_login(journalist)
+    response = client.get(reverse("detection:submission-thumbnail", args=[submission.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    thumbnail = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+    assert thumbnail.size == (160, 80)
+    client.force_login(stranger)
+    assert client.get(reverse("detection:submission-thumbnail", args=[submission.pk])).status_code == 404
+
+
+def test_the_list_pages_with_previous_and_next(client, journalist, active_model):
+    for i in range(26):
+        services.submit(data=make_image_bytes(color=(i, 0, 0)), name=f"p{i}.jpg", uploader=journalist, enqueue=False)
+    client.force_login(journalist)
+    first = client.get(reverse("detection:submission-list"), {"status": "queued"}).content.decode()
+    second = client.get(reverse("detection:submission-list"), {"status": "queued", "page": 2}).content.decode()
+    assert 'href="?status=queued&amp;page=2" rel="next">Next page' in first and "Previous page" not in first
+    assert "Previous page" in second and "Next page" not in second
+    assert "Older" not in first + second and "Newer" not in first + second
 
 
 def test_pages_say_plainly_when_the_model_is_untrained(client, journalist, active_model):
@@ -131,3 +190,24 @@ def test_an_item_waiting_for_a_moderator_keeps_its_live_status_open(client, jour
     assert payload["under_review"] is True and payload["finished"] is False
     html = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
     assert 'data-finished="0"' in html  # the page keeps polling until the moderator decides
+    # The detector's verdict is there now, beside the wait for the moderator.
+    assert "Likely fake" in html and "Awaiting moderator review" in html
+    assert f'data-state="{payload["state"]}"' in html
+
+
+def test_the_live_state_changes_when_a_submission_is_scored_and_when_it_is_decided(client, journalist, moderator, active_model):
+    from review import services as review_services
+
+    submission = services.submit(data=make_image_bytes(), name="r.jpg", uploader=journalist, enqueue=False)
+    client.force_login(journalist)
+
+    def state():
+        return client.get(reverse("detection:submission-status"), {"ids": str(submission.pk)}).json()["submissions"][0]["state"]
+
+    queued = state()
+    services.score(submission.pk)
+    in_review = state()
+    item = Submission.objects.get(pk=submission.pk).review_item
+    review_services.claim(item.pk, moderator)
+    review_services.decide(item.pk, moderator, "manipulated", "spliced")
+    assert len({queued, in_review, state()}) == 3

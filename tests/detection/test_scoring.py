@@ -6,6 +6,7 @@ from django.core.files.storage import default_storage
 
 from audit.models import AuditEvent
 from detection import services
+from detection.inference import crops
 from detection.models import Detection, Submission
 from tests.conftest import make_image_bytes
 
@@ -195,7 +196,8 @@ def test_a_detection_stored_meanwhile_by_another_worker_is_kept_and_the_rest_of_
         submission=first, model_version=active_model, probability=0.5, label="fake", threshold=0.5,
         preprocess_ms=1, inference_ms=1, total_ms=1,
     )  # fmt: skip
-    scored = [(first, 0.97, 1.0), (second, 0.98, 1.0)]
+    whole = crops.ScoringInput([], crops.WHOLE_IMAGE)
+    scored = [(first, whole, [0.97], [], 1.0), (second, whole, [0.98], [], 1.0)]
     results = services._store_detections(active_model, "keras", scored, inference_ms=2.0)
     assert results[str(first.pk)].pk == other.pk and results[str(first.pk)].probability == 0.5
     assert results[str(second.pk)].probability == 0.98

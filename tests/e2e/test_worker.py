@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from detection import services
 from detection.models import Detection, Submission
+from detection.presentation import describe
 from tests.conftest import make_image_bytes
 from tests.e2e.conftest import wait_for
 
@@ -30,7 +31,7 @@ def test_a_portal_upload_is_scored_by_the_worker_and_shown(celery_worker_process
     detection = Detection.objects.get(submission=submission)
     assert detection.label == "fake" and detection.model_version == active_model
     html = client.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
-    assert "Likely fake" in html and f"{detection.probability:.4f}" in html
+    assert "Likely fake" in html and f'id="probability">{describe(detection).score}<' in html
     assert "score_submission" in celery_worker_process.output()
 
 

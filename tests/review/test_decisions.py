@@ -158,12 +158,12 @@ def test_only_an_admin_can_reopen_a_decision_and_the_old_one_stays_in_the_histor
     assert list(fake_item.decisions.values_list("round", "decision")) == [(1, "authentic"), (2, "manipulated")]
 
 
-def test_the_portal_says_under_review_while_an_item_is_open(client, journalist, fake_item):
+def test_the_portal_says_awaiting_moderator_review_while_an_item_is_open(client, journalist, fake_item):
     client.force_login(journalist)
     html = client.get(reverse("detection:submission-detail", args=[fake_item.submission_id])).content.decode()
-    assert "Under review" in html and "Likely fake" in html
+    assert "Awaiting moderator review" in html and "Likely fake" in html
     listing = client.get(reverse("detection:submission-list")).content.decode()
-    assert "under review" in listing
+    assert "awaiting moderator review" in listing
     payload = status_payload(Submission.objects.get(pk=fake_item.submission_id))
     assert payload["under_review"] is True and payload["final_verdict"] == "fake"
 
@@ -174,7 +174,7 @@ def test_the_portal_shows_the_final_verdict_with_who_decided_and_when(client, jo
     client.force_login(journalist)
     html = client.get(reverse("detection:submission-detail", args=[fake_item.submission_id])).content.decode()
     assert "Moderator&#x27;s verdict: Manipulated" in html or "Moderator's verdict: Manipulated" in html
-    assert "Decided by mod@verity.test" in html and "Under review" not in html
+    assert "Decided by mod@verity.test" in html and "Awaiting moderator review" not in html
     # The detector's advice is still shown beside it.
     assert "Likely fake" in html
     payload = status_payload(Submission.objects.get(pk=fake_item.submission_id))

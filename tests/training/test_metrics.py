@@ -91,3 +91,36 @@ def test_temperature_scaling_matches_the_serving_runtime():
 
     probs = np.array([0.01, 0.3, 0.5, 0.97])
     np.testing.assert_allclose(M.apply_temperature(probs, 2.5), apply_temperature(probs, 2.5))
+
+
+def test_the_threshold_for_a_false_positive_rate_calls_at_most_that_share_of_real_images_fake():
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.zeros(200, int), np.ones(200, int)]
+    scores = np.r_[rng.beta(2, 5, 200), rng.beta(5, 2, 200)]
+    for target in (0.01, 0.05, 0.2):
+        t = M.threshold_for_false_positive_rate(labels, scores, target)
+        fpr = (scores[labels == 0] >= t).mean()
+        assert fpr <= target
+        # the lowest such threshold: one step lower would exceed the target
+        lower = np.max(scores[(labels == 0) & (scores < t)])
+        assert (scores[labels == 0] >= lower).mean() > target
+
+
+def test_review_shares_count_fakes_and_uncertain_results():
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    scores = np.array([0.1, 0.45, 0.55, 0.2, 0.9, 0.52, 0.3, 0.8])
+    shares = M.review_shares(labels, scores, threshold=0.5, band=0.1)
+    assert shares["false_positive_rate"] == 0.25  # 0.55
+    assert shares["true_positive_rate"] == 0.75  # 0.9, 0.52, 0.8
+    assert shares["uncertain_share"] == 3 / 8  # 0.45, 0.55, 0.52
+    assert shares["review_share_real"] == 0.5  # 0.45 (uncertain), 0.55 (fake)
+    assert shares["review_share"] == 5 / 8
+
+
+def test_the_uncertain_band_is_the_widest_that_keeps_real_reviews_bounded():
+    labels = np.array([0] * 10 + [1] * 10)
+    scores = np.array([0.05 * i for i in range(10)] + [0.9] * 10)  # reals up to 0.45
+    band = M.choose_uncertain_band(labels, scores, threshold=0.625, max_band=0.3, max_real_review_share=0.2)
+    # reals at 0.45 and 0.40 may be uncertain (2 of 10), not 0.35 as well
+    assert band == pytest.approx(0.27)  # 0.625 - 0.35 = 0.275 is not within a 0.27 band
+    assert M.review_shares(labels, scores, 0.625, band)["review_share_real"] <= 0.2

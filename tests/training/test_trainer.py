@@ -4,7 +4,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from training.pipeline import Augmentation
-from training.trainer import TABLE_HEADER, TrainConfig, TrainingCancelled, train
+from training.trainer import (
+    TABLE_HEADER, TrainConfig, TrainingCancelled, one_cycle_rate, plain_augmentation, read_state, resume_config, train,
+)
 
 
 def small_config(dataset, output, **overrides):
@@ -57,7 +59,7 @@ def test_pretrained_training_runs_a_frozen_phase_then_fine_tunes(tiny_dataset, t
 
     weights = tmp_path / "backbone.weights.h5"
     build_model("EfficientNetLite0", 32, weights=None).get_layer(BACKBONE).save_weights(weights)
-    config = small_config(tiny_dataset, tmp_path / "run", architecture="EfficientNetLite0", weights=str(weights), epochs=2, frozen_epochs=1)
+    config = small_config(tiny_dataset, tmp_path / "run", architecture="EfficientNetLite0", weights=str(weights), epochs=2, frozen_epochs=1, schedule="plateau")
     result = train(config, log=lambda _: None)
     assert [r["phase"] for r in result.epochs] == ["frozen", "fine-tune"]
     assert result.epochs[1]["learning_rate"] == pytest.approx(config.fine_tune_learning_rate)
@@ -77,3 +79,65 @@ def test_the_train_command_names_a_bad_dataset(tmp_path):
     (tmp_path / "empty" / "real").mkdir(parents=True)
     with pytest.raises(CommandError, match="no 'fake' class folder"):
         call_command("train", str(tmp_path / "empty"), "--architecture", "SmallCNN", "--weights", "none")
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_resumed_run_gives_the_same_epoch_table_as_an_uninterrupted_one(tiny_dataset, tmp_path):
+    whole = train(small_config(tiny_dataset, tmp_path / "whole", epochs=3, dropout=0.5), log=lambda _: None)
+
+    def crash_after_the_second_epoch(epoch, total, row):
+        if epoch == 2:
+            raise Crash()
+
+    with pytest.raises(Crash):
+        train(small_config(tiny_dataset, tmp_path / "split", epochs=3, dropout=0.5), progress=crash_after_the_second_epoch, log=lambda _: None)
+    assert read_state(tmp_path / "split")["epochs_done"] == 2
+    resumed = train(resume_config(tmp_path / "split"), log=lambda _: None, resume=True)
+
+    assert [r["epoch"] for r in resumed.epochs] == [1, 2, 3]
+    for key in ("loss", "accuracy", "val_loss", "val_auc", "learning_rate"):
+        assert [r[key] for r in resumed.epochs] == pytest.approx([r[key] for r in whole.epochs], rel=1e-5, abs=1e-7), key
+
+
+def test_resume_refuses_a_folder_without_a_finished_epoch(tiny_dataset, tmp_path):
+    config = small_config(tiny_dataset, tmp_path / "nothing")
+    with pytest.raises(ValueError, match="no finished epoch"):
+        train(config, log=lambda _: None, resume=True)
+
+
+def test_the_train_command_resumes_a_run(tiny_dataset, tmp_path, capsys):
+    train(small_config(tiny_dataset, tmp_path / "run", epochs=2, max_minutes=1e-4), log=lambda _: None)
+    assert read_state(tmp_path / "run")["epochs_done"] == 1  # the time budget ended the first sitting
+    call_command("train", "--resume", str(tmp_path / "run"), "--no-evaluate")
+    assert "resuming" in capsys.readouterr().out
+    assert read_state(tmp_path / "run")["epochs_done"] == 2
+
+
+def test_one_cycle_rises_to_the_peak_then_falls_to_almost_nothing():
+    rates = [one_cycle_rate(step, 100, 1e-3) for step in range(101)]
+    assert rates[0] == pytest.approx(1e-3 / 25)
+    assert max(rates) == pytest.approx(1e-3) and rates.index(max(rates)) == 30
+    assert rates[-1] < 1e-6
+    assert all(a <= b for a, b in zip(rates[:30], rates[1:31])) and all(a >= b for a, b in zip(rates[30:], rates[31:]))
+
+
+def test_the_default_recipe_is_the_plain_fine_tune(tiny_dataset, tmp_path):
+    config = TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path), architecture="EfficientNetLite0")
+    assert (config.optimizer, config.schedule, config.learning_rate, config.frozen_epochs) == ("adamw", "one_cycle", 1e-3, 0)
+    assert config.augmentation == plain_augmentation().to_dict() and config.augmentation["flip"]
+
+
+def test_one_cycle_training_follows_the_schedule(tiny_dataset, tmp_path):
+    result = train(small_config(tiny_dataset, tmp_path / "run", epochs=3, learning_rate=1e-2), log=lambda _: None)
+    rates = [r["learning_rate"] for r in result.epochs]
+    assert rates[0] < rates[1] and rates[2] < rates[1]
+
+
+def test_training_status_shows_a_runs_progress_and_how_to_resume(tiny_dataset, tmp_path, capsys):
+    train(small_config(tiny_dataset, tmp_path / "run", epochs=3, max_minutes=1e-4), log=lambda _: None)
+    call_command("training_status", str(tmp_path / "run"))
+    out = capsys.readouterr().out
+    assert "1 of 3 epochs" in out and f"train --resume {tmp_path / 'run'}" in out and TABLE_HEADER in out

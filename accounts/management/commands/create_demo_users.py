@@ -1,6 +1,6 @@
 import secrets
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -36,4 +36,7 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
             user.groups.add(Group.objects.get(name=role.value))
+            if role == Role.PARTNER:
+                # The demo partner is its organisation's partner admin: the portal's API keys page is theirs.
+                user.user_permissions.add(Permission.objects.get(codename="manage_organisation_api_keys"))
             self.stdout.write(f"  {role.label:<11} {email:<32} {password}")

@@ -1,0 +1,119 @@
+"""Ensembles as model versions: one Keras graph with each member's logit, flips, a fitted combination, and
+every member's own score beside the combined one."""
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from detection import services
+from detection.models import Detection
+from tests.conftest import TINY_INPUT_SIZE, make_image_bytes
+from training import ensembles, registry
+
+
+def tiny_member(path, weights, bias):
+    """A detector whose logit is w . (channel means in [0, 1]) + b: predictable by hand."""
+    import keras
+
+    inputs = keras.Input((TINY_INPUT_SIZE, TINY_INPUT_SIZE, 3), name="image")
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    head = keras.layers.Dense(1, activation="sigmoid", name="fake_probability")
+    model = keras.Model(inputs, head(x))
+    head.set_weights([np.array(weights, dtype=np.float32).reshape(3, 1), np.array([bias], dtype=np.float32)])
+    model.save(path)
+    return path
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+@pytest.fixture
+def members(tmp_path, db):
+    a = tiny_member(tmp_path / "a.keras", [12.0, -8.0, -8.0], -3.0)  # red is fake
+    b = tiny_member(tmp_path / "b.keras", [4.0, 0.0, -6.0], -1.0)
+    va = registry.register(name="member-a", artifact=a, architecture="TinyA", input_size=TINY_INPUT_SIZE, is_trained=True)
+    vb = registry.register(name="member-b", artifact=b, architecture="TinyB", input_size=TINY_INPUT_SIZE, is_trained=True,
+                           temperature=2.0)
+    return va, vb
+
+
+def test_the_ensemble_combines_member_logits_and_reports_each_member(members, tmp_path):
+    from detection.inference.runtime import load_keras_model
+
+    va, vb = members
+    model = ensembles.build_ensemble([load_keras_model(str(v.artifact_path)) for v in members], [0.7, 0.3], bias=0.5,
+                                     temperatures=[va.temperature, vb.temperature])
+    model.save(tmp_path / "ensemble.keras")
+    loaded = load_keras_model(str(tmp_path / "ensemble.keras"))  # standard layers: no custom objects
+    rgb = np.array([0.8, 0.2, 0.1])
+    image = np.broadcast_to(rgb * 255, (1, TINY_INPUT_SIZE, TINY_INPUT_SIZE, 3)).astype(np.float32)
+    out = np.asarray(loaded.predict_on_batch(image))
+    la, lb = 12 * 0.8 - 8 * 0.2 - 8 * 0.1 - 3, 4 * 0.8 - 6 * 0.1 - 1
+    assert out.shape == (1, 3)
+    assert out[0, 0] == pytest.approx(sigmoid(0.7 * la + 0.3 * lb + 0.5), abs=1e-5)
+    assert out[0, 1] == pytest.approx(sigmoid(la), abs=1e-5)
+    assert out[0, 2] == pytest.approx(sigmoid(lb / 2.0), abs=1e-5)  # member b's own temperature
+
+
+def test_test_time_flips_average_the_image_and_its_mirror(members):
+    from detection.inference.runtime import load_keras_model
+
+    loaded = [load_keras_model(str(v.artifact_path)) for v in members]
+    model = ensembles.build_ensemble(loaded, [0.5, 0.5], flip=True)
+    image = np.zeros((1, TINY_INPUT_SIZE, TINY_INPUT_SIZE, 3), np.float32)
+    image[:, :, : TINY_INPUT_SIZE // 4] = [250, 0, 0]  # a red strip on the left only
+    mirrored = image[:, :, ::-1]
+    assert np.asarray(model.predict_on_batch(image)) == pytest.approx(np.asarray(model.predict_on_batch(mirrored)), abs=1e-6)
+    # pooled features are flip-invariant here, so flips must not change the score either
+    plain = ensembles.build_ensemble(loaded, [0.5, 0.5])
+    assert np.asarray(model.predict_on_batch(image)) == pytest.approx(np.asarray(plain.predict_on_batch(image)), abs=1e-5)
+
+
+def test_a_stacker_fitted_on_validation_weights_the_better_member():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    good = (labels - 0.5) * 4 + rng.normal(0, 1, 400)
+    noise = rng.normal(0, 1, 400)
+    weights, bias = ensembles.fit_combination(np.stack([good, noise], axis=1), labels, "stacker")
+    assert weights[0] > 4 * abs(weights[1])
+    assert ensembles.fit_combination(np.stack([good, noise], axis=1), labels, "mean") == ([0.5, 0.5], 0.0)
+
+
+def test_make_ensemble_registers_a_version_that_workers_serve_with_member_scores(members, tmp_path, journalist):
+    from tests.training.conftest import make_tiny_dataset
+
+    dataset = make_tiny_dataset(tmp_path / "faces")
+    call_command("make_ensemble", "duo", "--members", "member-a", "member-b", "--dataset", str(dataset),
+                 "--output", str(tmp_path / "runs" / "duo"), "--register", "--flip")
+    version = registry.ModelVersion.objects.get(name="duo")
+    assert version.member_names == ["member-a", "member-b"]
+    assert (tmp_path / "runs" / "duo" / "report" / "report.html").exists()
+    registry.activate(version)
+
+    submission = services.submit(data=make_image_bytes(color=(230, 10, 10)), name="red.jpg", uploader=journalist, enqueue=False)
+    services.score(submission.pk)
+    detection = Detection.objects.get(submission=submission)
+    assert [m["version"] for m in detection.member_scores] == ["member-a", "member-b"]
+    assert detection.member_scores[0]["probability"] > 0.9  # member a: red is fake
+    assert detection.label == "fake"
+
+
+def test_an_ensemble_exports_to_onnx_with_every_column(members, tmp_path):
+    from detection.inference import export
+    from detection.inference.runtime import load_keras_model
+
+    model = ensembles.build_ensemble([load_keras_model(str(v.artifact_path)) for v in members], [0.5, 0.5], flip=True)
+    model.save(tmp_path / "ensemble.keras")
+    info = export.export_onnx(tmp_path / "ensemble.keras", "ensemble-test")
+    batch = np.random.default_rng(1).uniform(0, 255, (3, TINY_INPUT_SIZE, TINY_INPUT_SIZE, 3)).astype(np.float32)
+    rows = export.OnnxModel(info.onnx_path).run(batch)
+    assert rows.shape == (3, 3)
+    assert rows == pytest.approx(np.asarray(model.predict_on_batch(batch)), abs=1e-4)
+
+
+def test_make_ensemble_names_unknown_members(db, tmp_path):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="no such model version: nope"):
+        call_command("make_ensemble", "x", "--members", "nope", "--dataset", str(tmp_path))

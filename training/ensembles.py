@@ -1,0 +1,155 @@
+"""Ensembles as model versions: member detectors combined into one Keras graph.
+
+An ensemble is an ordinary `.keras` file, so every path a single detector takes (the workers' one batch
+path, the ONNX export, int8, evaluation, the compare table) serves it unchanged. Inside:
+
+- each member runs on the image (and, with test-time flips, on its mirror image; the two logits are
+  averaged), its sigmoid head replaced by the same weights without the sigmoid: the member's logit;
+- the combination is one Dense unit with a sigmoid over the members' logits: equal weights (the mean
+  logit), or a logistic-regression stacker fitted on the validation split;
+- the output is one row per image: column 0 the ensemble's probability, then each member's own
+  probability (its temperature applied), so the result page and the API can show every member's score.
+
+Only standard Keras layers are used (the flip is a fixed permutation matrix), so workers load it with
+`keras.models.load_model(path, compile=False)` and no custom objects.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+COMBINES = ("mean", "stacker")
+
+
+def fake_column(output):
+    """The probability of 'fake' per image from a model's output: column 0 of an ensemble's rows."""
+    output = np.asarray(output, dtype=np.float64)
+    if output.ndim == 2 and output.shape[1] > 1:
+        return output[:, 0]
+    return output.reshape(-1)
+
+
+def member_columns(output):
+    """Each member's probability per image, (n, members), or None for a single detector's output."""
+    output = np.asarray(output, dtype=np.float64)
+    if output.ndim == 2 and output.shape[1] > 1:
+        return output[:, 1:]
+    return None
+
+
+def _logit_model(member, name):
+    """The member with its sigmoid head replaced by the same weights without the sigmoid: its logit."""
+    import keras
+
+    head = member.get_layer("fake_probability")
+    features = keras.Model(member.inputs, head.input, name=f"{name}_features")
+    inputs = keras.Input(member.input_shape[1:], name=f"{name}_image")
+    logit_layer = keras.layers.Dense(1, name=f"{name}_logit", dtype="float32")
+    logit = logit_layer(features(inputs))
+    logit_layer.set_weights(head.get_weights())
+    return keras.Model(inputs, logit, name=name)
+
+
+def _mirror(x, width, name):
+    """Horizontal flip with standard layers: width moved last, multiplied by the anti-identity, moved back."""
+    import keras
+
+    flip = keras.layers.Dense(width, use_bias=False, trainable=False, name=f"{name}_matrix")
+    y = keras.layers.Permute((1, 3, 2), name=f"{name}_to_width_last")(x)
+    y = flip(y)
+    flip.set_weights([np.eye(width, dtype=np.float32)[::-1]])
+    return keras.layers.Permute((1, 3, 2), name=f"{name}_back")(y)
+
+
+def build_ensemble(members, weights, bias=0.0, temperatures=None, flip=False):
+    """One Keras model from loaded member models (same input size): rows [ensemble p, member p...]."""
+    import keras
+
+    size = members[0].input_shape[1]
+    if any(m.input_shape[1:] != members[0].input_shape[1:] for m in members):
+        raise ValueError("ensemble members must share one input size")
+    temperatures = temperatures or [1.0] * len(members)
+    inputs = keras.Input((size, size, 3), name="image")
+    views = [inputs]
+    if flip:
+        views.append(_mirror(inputs, size, "mirror"))
+    logits = []
+    for index, member in enumerate(members):
+        logit_model = _logit_model(member, f"member{index}")
+        outputs = [logit_model(view) for view in views]
+        logits.append(keras.layers.Average(name=f"member{index}_flips")(outputs) if len(outputs) > 1 else outputs[0])
+    stacked = keras.layers.Concatenate(name="member_logits")(logits) if len(logits) > 1 else logits[0]
+    combine = keras.layers.Dense(1, activation="sigmoid", name="fake_probability", dtype="float32")
+    probability = combine(stacked)
+    combine.set_weights([np.asarray(weights, dtype=np.float32).reshape(-1, 1), np.array([bias], dtype=np.float32)])
+    own = keras.layers.Dense(len(members), activation="sigmoid", trainable=False, name="member_probabilities", dtype="float32")
+    member_probabilities = own(stacked)
+    own.set_weights([np.diag(1.0 / np.asarray(temperatures, dtype=np.float32)), np.zeros(len(members), np.float32)])
+    outputs = keras.layers.Concatenate(name="ensemble_and_members")([probability, member_probabilities])
+    return keras.Model(inputs, outputs, name="Ensemble")
+
+
+def member_logits(members, images, batch_size=32, flip=False):
+    """(n, members) logits of each member on float32 images (averaged with the mirror image when flipping)."""
+    columns = []
+    for member in members:
+        logit_model = _logit_model(member, "probe")
+        out = []
+        for i in range(0, len(images), batch_size):
+            batch = images[i : i + batch_size]
+            value = np.asarray(logit_model(batch, training=False)).reshape(-1)
+            if flip:
+                value = (value + np.asarray(logit_model(batch[:, :, ::-1, :], training=False)).reshape(-1)) / 2
+            out.append(value)
+        columns.append(np.concatenate(out))
+    return np.stack(columns, axis=1)
+
+
+def fit_combination(logits, labels, combine="mean"):
+    """(weights, bias) over the members' logits: the mean, or a logistic-regression stacker."""
+    m = logits.shape[1]
+    if combine == "mean":
+        return [1.0 / m] * m, 0.0
+    if combine != "stacker":
+        raise ValueError(f"combine must be one of {', '.join(COMBINES)}")
+    from sklearn.linear_model import LogisticRegression
+
+    stacker = LogisticRegression(C=1.0).fit(logits, np.asarray(labels).astype(int))
+    return [float(w) for w in stacker.coef_[0]], float(stacker.intercept_[0])
+
+
+def make_ensemble(versions, dataset_root, output, combine="mean", flip=False, log=print):
+    """Build an ensemble of registered versions into the run folder `output` (model.keras, config.json).
+
+    The combination is fitted on the validation split of `dataset_root`; evaluate the folder afterwards
+    (`training.evaluation.evaluate_run`) like any training run.
+    """
+    from .datasets import load_dataset
+    from .evaluation import load_model, load_split
+    from .trainer import CONFIG_FILE, MODEL_FILE
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    if len(versions) < 2 and not flip:
+        raise ValueError("an ensemble needs two members or more (or one with test-time flips)")
+    models = [load_model(v.artifact_path) for v in versions]
+    size = int(models[0].input_shape[1])
+    dataset = load_dataset(dataset_root)
+    valid = dataset.split("valid")
+    labels = np.array([s.label for s in valid])
+    logits = member_logits(models, load_split(valid, size), flip=flip)
+    weights, bias = fit_combination(logits, labels, combine)
+    log(f"combination ({combine}): weights {', '.join(f'{w:.3f}' for w in weights)}, bias {bias:.3f}")
+    model = build_ensemble(models, weights, bias, [v.temperature for v in versions], flip=flip)
+    model.save(output / MODEL_FILE)
+    params = int(sum(int(w.numpy().size) for w in model.weights))
+    members = [{"name": v.name, "architecture": v.architecture, "weight": w, "temperature": v.temperature}
+               for v, w in zip(versions, weights)]
+    config = {
+        "architecture": "Ensemble(" + " + ".join(v.architecture for v in versions) + (", flips" if flip else "") + ")",
+        "input_size": size,
+        "dataset": str(dataset_root),
+        "ensemble": {"members": members, "combine": combine, "bias": bias, "flip": flip},
+    }
+    (output / CONFIG_FILE).write_text(json.dumps({"config": config, "dataset": dataset.summary(), "params": params}, indent=2))
+    return output / MODEL_FILE
