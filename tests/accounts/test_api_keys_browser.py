@@ -3,12 +3,12 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from accounts.models import ApiKey
-from tests.e2e.test_browser import SCREENSHOTS, browser_page  # noqa: F401 (the project's Chromium fixture)
+from tests.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser]
 
 
-def test_a_partner_admin_creates_a_key_sees_it_once_and_revokes_it(live_server, browser_page, partner):  # noqa: F811
+def test_a_partner_admin_creates_a_key_sees_it_once_and_revokes_it(live_server, browser_page, partner):
     from playwright.sync_api import expect
 
     partner.user_permissions.add(Permission.objects.get(codename="manage_organisation_api_keys"))

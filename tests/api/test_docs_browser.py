@@ -3,13 +3,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.test_browser import SCREENSHOTS, browser_page  # noqa: F401 (the project's Chromium fixture)
+from tests.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
-def offline_page(browser_page):  # noqa: F811
+def offline_page(browser_page):
     """The page, with every request to a host other than this machine aborted and remembered (kind, URL)."""
     refused = []
 

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from detection import services
 from tests.conftest import make_image_bytes
-from tests.e2e.test_browser import SCREENSHOTS, browser_page  # noqa: F401  (fixture)
+from tests.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser]
 
@@ -19,7 +19,7 @@ def lines_of(locator):
     return locator.evaluate("el => new Set([...el.getClientRects()].map(r => Math.round(r.top))).size")
 
 
-def test_a_long_file_name_fits_a_phone_and_breaks_only_between_words(live_server, browser_page, journalist, active_model):  # noqa: F811
+def test_a_long_file_name_fits_a_phone_and_breaks_only_between_words(live_server, browser_page, journalist, active_model):
     submission = services.submit(data=make_image_bytes(size=(64, 48)), name=LONG_NAME, uploader=journalist, enqueue=False)
     services.score(submission.pk)
     page = browser_page

@@ -3,9 +3,6 @@
 Each page is saved as a full-page screenshot in test-results/layout-<page>-<viewport>.png, so that a person can
 look at them; the test fails when a page is wider than the viewport (the reader would have to scroll sideways).
 """
-import os
-import shutil
-
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -13,7 +10,7 @@ from django.urls import NoReverseMatch, reverse
 
 from detection.models import Submission
 from tests.conftest import _user
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.conftest import SCREENSHOTS
 from tests.review.conftest import DARK_RED, GREEN, RED, scored
 from training import registry
 
@@ -24,24 +21,6 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, 
 LONG_NAME = "IMG_20261130_protest-at-city-hall-square-crowd-and-police-line-final-edit-v3-approved.jpg"
 # Source names as long as the shipped model's (models/default.json): they widen the comparison table.
 SOURCES = ("ffhq_stylegan_roeishc", "lfw_faceswap", "yonsei_rff", "celebdf_v2_frames", "diffusiondb_faces")
-
-
-@pytest.fixture
-def chromium():
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium package")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def _metrics(seed):

@@ -7,7 +7,7 @@ from detection import services
 from detection.models import Submission
 from review import services as review_services
 from tests.conftest import make_image_bytes
-from tests.e2e.test_browser import SCREENSHOTS, browser_page  # noqa: F401  (fixture)
+from tests.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -24,7 +24,7 @@ def sign_in(page, base_url, email):
 
 
 def test_an_image_sent_to_review_shows_the_detectors_verdict_then_the_moderators_without_a_reload(
-    celery_worker_process, live_server, browser_page, journalist, moderator, active_model  # noqa: F811
+    celery_worker_process, live_server, browser_page, journalist, moderator, active_model
 ):
     # A confident real image whose uploader asked for a review: routed to the moderators once scored.
     submission = services.submit(

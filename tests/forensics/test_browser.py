@@ -3,7 +3,7 @@ import pytest
 from playwright.sync_api import expect
 from PIL import ImageDraw
 
-from tests.e2e.test_browser import SCREENSHOTS, browser_page  # noqa: F401 (the fixture)
+from tests.conftest import SCREENSHOTS
 
 from .conftest import encode, face_image
 
@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser]
 
 
 def test_a_journalist_sees_the_heatmap_face_box_and_findings_and_adjusts_the_overlay(
-    live_server, browser_page, journalist, active_conv_model, scored  # noqa: F811
+    live_server, browser_page, journalist, active_conv_model, scored
 ):
     photo = face_image(size=(640, 400), boxes=((60, 50, 240, 310), (400, 50, 580, 310)), skins={0: (255, 60, 60)})
     ImageDraw.Draw(photo).rectangle((0, 330, 640, 400), fill=(235, 25, 25))  # a red band the model finds "fake"
@@ -57,7 +57,7 @@ def sign_in(page, base_url):
 
 
 def test_a_confident_real_face_is_not_drawn_as_an_alarm_and_the_heatmap_comes_on_request_without_a_reload(
-    live_server, browser_page, journalist, active_conv_model, scored  # noqa: F811
+    live_server, browser_page, journalist, active_conv_model, scored
 ):
     portrait = face_image(size=(640, 400), boxes=((60, 50, 240, 310),), background=(40, 120, 200))
     submission = scored(encode(portrait, "JPEG", quality=92), name="portrait.jpg")

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 from audit.models import AuditEvent
 from detection.models import Submission
 from review.models import ReviewItem
-from tests.e2e.test_browser import SCREENSHOTS, browser_page  # noqa: F401  (fixture)
+from tests.conftest import SCREENSHOTS
 
 from .conftest import DARK_RED, RED, scored
 
@@ -17,7 +17,7 @@ def shortcuts_on(page):
     expect(page.locator("html")).to_have_attribute("data-shortcuts", "on")
 
 
-def test_a_moderator_claims_and_decides_with_the_keyboard(live_server, browser_page, journalist, moderator, active_model):  # noqa: F811
+def test_a_moderator_claims_and_decides_with_the_keyboard(live_server, browser_page, journalist, moderator, active_model):
     uncertain = scored(journalist, DARK_RED, "crowd.jpg")
     confident = scored(journalist, RED, "flood.jpg")
     page = browser_page

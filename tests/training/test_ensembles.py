@@ -117,3 +117,18 @@ def test_make_ensemble_names_unknown_members(db, tmp_path):
 
     with pytest.raises(CommandError, match="no such model version: nope"):
         call_command("make_ensemble", "x", "--members", "nope", "--dataset", str(tmp_path))
+
+
+def test_register_run_registers_a_run_folder_and_names_a_bad_one(members, tmp_path, capsys):
+    from django.core.management import CommandError
+
+    from tests.training.conftest import make_tiny_dataset
+
+    dataset = make_tiny_dataset(tmp_path / "faces")
+    call_command("make_ensemble", "pair", "--members", "member-a", "member-b", "--dataset", str(dataset),
+                 "--output", str(tmp_path / "runs" / "pair"))
+    call_command("register_run", str(tmp_path / "runs" / "pair"))
+    assert "registered pair" in capsys.readouterr().out
+    assert registry.ModelVersion.objects.get(name="pair").member_names == ["member-a", "member-b"]
+    with pytest.raises(CommandError, match="cannot register"):
+        call_command("register_run", str(tmp_path / "nothing"))

@@ -141,3 +141,16 @@ def test_training_status_shows_a_runs_progress_and_how_to_resume(tiny_dataset, t
     call_command("training_status", str(tmp_path / "run"))
     out = capsys.readouterr().out
     assert "1 of 3 epochs" in out and f"train --resume {tmp_path / 'run'}" in out and TABLE_HEADER in out
+
+
+def test_a_second_stage_starts_from_the_given_model(tiny_dataset, tmp_path):
+    import keras
+    import numpy as np
+
+    first = train(small_config(tiny_dataset, tmp_path / "first"), log=lambda _: None)
+    # With a vanishing learning rate the second stage must end where the first one did.
+    second = train(small_config(tiny_dataset, tmp_path / "second", init_model=str(first.model_path), learning_rate=1e-12),
+                   log=lambda _: None)
+    before = keras.models.load_model(first.model_path, compile=False).get_layer("fake_probability").get_weights()[0]
+    after = keras.models.load_model(second.model_path, compile=False).get_layer("fake_probability").get_weights()[0]
+    assert np.allclose(before, after, atol=1e-6)

@@ -22,6 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, default=5)
         parser.add_argument("--batch-size", type=int, default=32)
         parser.add_argument("--weights", default="imagenet", help="imagenet, none, or PATH to backbone weights")
+        parser.add_argument("--init-model", default="", metavar="KERAS_FILE",
+                            help="continue from a trained model (a second stage; give its --architecture and --input-size)")
         parser.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
         parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
         parser.add_argument("--schedule", default="one_cycle", choices=SCHEDULES,
@@ -91,7 +93,8 @@ class Command(BaseCommand):
         try:
             return TrainConfig(
                 dataset=o["dataset"], output=output, architecture=o["architecture"], input_size=o["input_size"],
-                epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], optimizer=o["optimizer"],
+                epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], init_model=o["init_model"],
+                optimizer=o["optimizer"],
                 weight_decay=o["weight_decay"], schedule=o["schedule"], learning_rate=o["learning_rate"],
                 warmup_fraction=o["warmup_fraction"], fine_tune_learning_rate=o["fine_tune_learning_rate"],
                 frozen_epochs=o["frozen_epochs"], label_smoothing=o["label_smoothing"], monitor=o["monitor"],

@@ -1,0 +1,81 @@
+"""Serving cost of candidate detectors: ONNX Runtime fp32 images/s on this host, measured in interleaved rounds
+(the median of each), beside each candidate's validation and test ROC AUC from its evaluation. Prints JSON.
+
+Each argument is an evaluated run folder (model.keras + summary.json) or a .keras file. Ensembles are one graph,
+so their cost includes every member and the test-time flips.
+
+    .venv/bin/python bench/serving_cost.py var/runs/lite0-256-plain var/runs/v2-v3-flips --batch 16
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    import django
+
+    django.setup()
+    import numpy as np
+    from django.test import override_settings
+
+    from detection.inference import export
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("candidates", nargs="+")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", default="")
+    args = parser.parse_args()
+
+    rows, sessions = [], []
+    with tempfile.TemporaryDirectory() as scratch, override_settings(VERITY_MODELS_DIR=Path(scratch)):
+        for index, candidate in enumerate(args.candidates):
+            path = Path(candidate)
+            model_path = path / "model.keras" if path.is_dir() else path
+            summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
+            info = export.export_onnx(model_path, f"bench-{index}")
+            model = export.OnnxModel(info.onnx_path)
+            size = model.session.get_inputs()[0].shape[1]
+            rows.append({
+                "candidate": str(candidate),
+                "valid_auc": summary.get("valid", {}).get("all", {}).get("roc_auc"),
+                "test_auc": summary.get("test", {}).get("all", {}).get("roc_auc"),
+                "test_auc_by_source": {k: v["roc_auc"] for k, v in summary.get("test", {}).items() if k != "all"},
+                "jpeg_75_auc_drop": summary.get("robustness", {}).get("jpeg_75", {}).get("all", {}).get("auc_drop"),
+                "half_resolution_auc_drop": summary.get("robustness", {}).get("half_resolution", {}).get("all", {}).get("auc_drop"),
+                "rounds": [],
+            })
+            batch = np.random.default_rng(0).uniform(0, 255, (args.batch, size, size, 3)).astype(np.float32)
+            model.run(batch)  # warm up
+            sessions.append((model, batch))
+        for _ in range(args.rounds):
+            for row, (model, batch) in zip(rows, sessions):
+                started, images = time.perf_counter(), 0
+                while time.perf_counter() - started < args.seconds:
+                    model.run(batch)
+                    images += len(batch)
+                row["rounds"].append(images / (time.perf_counter() - started))
+    fastest = None
+    for row in rows:
+        row["onnx_fp32_img_s"] = float(np.median(row["rounds"]))
+        fastest = max(fastest or 0.0, row["onnx_fp32_img_s"])
+    for row in rows:
+        row["cost_vs_fastest"] = fastest / row["onnx_fp32_img_s"]
+    out = {"batch": args.batch, "cpu_count": os.cpu_count(), "candidates": rows}
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
