@@ -48,8 +48,15 @@ class ModelVersion(models.Model):
 
     @property
     def member_names(self):
-        """The ensemble's members in output-column order ([] for a single detector)."""
-        return [link.member.name for link in self.member_links.select_related("member")]
+        """The ensemble's members in output-column order ([] for a single detector).
+
+        A shipped ensemble is one file whose members are not registered on their own: their names come from
+        the configuration it was built with.
+        """
+        names = [link.member.name for link in self.member_links.select_related("member")]
+        if not names:
+            names = [m["name"] for m in (self.training_config or {}).get("ensemble", {}).get("members", [])]
+        return names
 
     @property
     def artifact_path(self):

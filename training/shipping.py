@@ -130,10 +130,14 @@ def model_card(meta, data, config, table, command, why, limits, comparison):
               f"Temperature T = {cal['temperature']:.3f} fitted on the validation split (negative log-likelihood). "
               f"Expected calibration error (15 bins): validation {cal['valid_ece_before']:.4f} → {cal['valid_ece_after']:.4f}, "
               f"test {cal['test_ece_before']:.4f} → {cal['test_ece_after']:.4f}. Reliability diagram: `report/reliability.png`.", ""]
-    lines += ["## Speed on the training machine (2 CPU cores, shared)", "",
-              f"- training: {_f(data.get('train_images_per_second'), 1)} images/s, {data.get('epochs_trained')} epochs in "
-              f"{_f((data.get('training_seconds') or 0) / 60, 1)} min",
-              f"- inference: {_f(data.get('inference_images_per_second'), 1)} images/s (batches of 32)", ""]
+    lines += ["## Speed on the training machine (2 CPU cores, shared)", ""]
+    if data.get("epochs_trained"):
+        lines.append(f"- training: {_f(data.get('train_images_per_second'), 1)} images/s, {data.get('epochs_trained')} "
+                     f"epochs in {_f((data.get('training_seconds') or 0) / 60, 1)} min")
+    else:
+        lines.append("- training: none of its own (an ensemble of trained versions; see why this model)")
+    lines += [f"- inference: {_f(data.get('inference_images_per_second'), 1)} images/s (Keras, batches of 32, "
+              "during evaluation; the README's performance section has the serving figures)", ""]
     if comparison.strip():
         lines += ["## Comparison with the other architectures trained", "", comparison.strip(), ""]
     if table:

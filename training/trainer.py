@@ -214,8 +214,8 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
     import tensorflow as tf
 
     output = Path(config.output)
-    output.mkdir(parents=True, exist_ok=True)
     dataset = load_dataset(config.dataset, config.valid_fraction, config.test_fraction, config.seed)
+    output.mkdir(parents=True, exist_ok=True)  # after the dataset is known good: a bad one leaves no empty run
     if dataset.skipped:
         log(f"skipped {len(dataset.skipped)} unreadable files (listed in {CONFIG_FILE})")
     train_samples = dataset.split("train")

@@ -132,3 +132,11 @@ def test_register_run_registers_a_run_folder_and_names_a_bad_one(members, tmp_pa
     assert registry.ModelVersion.objects.get(name="pair").member_names == ["member-a", "member-b"]
     with pytest.raises(CommandError, match="cannot register"):
         call_command("register_run", str(tmp_path / "nothing"))
+
+
+def test_a_shipped_ensemble_names_its_members_from_its_configuration(db, tmp_path):
+    version = registry.register(
+        name="shipped-duo", artifact=tmp_path / "duo.keras", architecture="Ensemble", input_size=TINY_INPUT_SIZE,
+        training_config={"ensemble": {"members": [{"name": "v2", "weight": 0.5}, {"name": "v3", "weight": 0.5}]}},
+    )
+    assert version.member_names == ["v2", "v3"]
