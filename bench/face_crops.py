@@ -9,21 +9,16 @@ often it would answer "no face" there.
 """
 import argparse
 import json
-import os
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+
+from _common import DEFAULT_DATASET, setup_django, write_json
 
 
 def main():
-    import django
-
-    django.setup()
-    import numpy as np
+    setup_django()
 
     from detection.inference import crops
     from training import metrics as M
@@ -33,7 +28,7 @@ def main():
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
     parser.add_argument("--split", default="test")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
@@ -74,10 +69,8 @@ def main():
             "auc_face_path": M.summarise(labels[mask], face_scores[mask], 0.5)["roc_auc"],
             "auc_face_path_where_found": M.summarise(labels[found], face_scores[found], 0.5)["roc_auc"] if found.any() else None,
         }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    print(json.dumps(out, indent=2))
+    write_json(args.json, out)
 
 
 if __name__ == "__main__":

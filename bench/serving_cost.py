@@ -9,21 +9,16 @@ so their cost includes every member and the test-time flips.
 import argparse
 import json
 import os
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+
+from _common import images_per_second, setup_django, write_json
 
 
 def main():
-    import django
-
-    django.setup()
-    import numpy as np
+    setup_django()
     from django.test import override_settings
 
     from detection.inference import export
@@ -55,15 +50,10 @@ def main():
                 "rounds": [],
             })
             batch = np.random.default_rng(0).uniform(0, 255, (args.batch, size, size, 3)).astype(np.float32)
-            model.run(batch)  # warm up
             sessions.append((model, batch))
         for _ in range(args.rounds):
             for row, (model, batch) in zip(rows, sessions):
-                started, images = time.perf_counter(), 0
-                while time.perf_counter() - started < args.seconds:
-                    model.run(batch)
-                    images += len(batch)
-                row["rounds"].append(images / (time.perf_counter() - started))
+                row["rounds"].append(images_per_second(model.run, batch, min_seconds=args.seconds))
     fastest = None
     for row in rows:
         row["onnx_fp32_img_s"] = float(np.median(row["rounds"]))
@@ -71,10 +61,8 @@ def main():
     for row in rows:
         row["cost_vs_fastest"] = fastest / row["onnx_fp32_img_s"]
     out = {"batch": args.batch, "cpu_count": os.cpu_count(), "candidates": rows}
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    print(json.dumps(out, indent=2))
+    write_json(args.json, out)
 
 
 if __name__ == "__main__":

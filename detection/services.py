@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from PIL import Image
 
 import audit
 from training import registry
@@ -172,13 +171,12 @@ def score_many(submission_ids):
     )
     # The batch's model time, shared out per image.
     inference_ms = (time.perf_counter() - started) * 1000 / len(decoded)
-    member_names = version.member_names if members is not None else []
     scored, at = [], 0
     for submission, found, preprocess_ms in decoded:
         own = [float(p) for p in probabilities[at: at + len(found.crops)]]
         deciding = at + int(np.argmax(own))
         member_scores = [
-            {"version": name, "probability": round(float(p), 6)} for name, p in zip(member_names, members[deciding])
+            {"version": name, "probability": round(float(p), 6)} for name, p in zip(detector.member_names, members[deciding])
         ] if members is not None else []
         at += len(found.crops)
         scored.append((submission, found, own, member_scores, preprocess_ms))
@@ -203,7 +201,7 @@ def preprocess_batch(submissions, size):
                 found = crops.scoring_input(data, size, max_faces)
             else:
                 found = crops.ScoringInput([load_image(data, size)], crops.WHOLE_IMAGE)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        except Exception as exc:  # Pillow and OpenCV raise many types: the submission fails with the reason
             return exc
         return found, (time.perf_counter() - started) * 1000
 
@@ -238,9 +236,10 @@ def classify(probability, version, scored_on=Detection.ScoredOn.IMAGE):
 def _store_detections(version, runtime, scored, inference_ms):
     """Store a batch's detections, mark the submissions scored, audit and announce them: one transaction.
 
-    `scored`: [(submission, ScoringInput, its crops' probabilities, ensemble member scores, preprocess_ms)]. One insert, one update and
-    one audit append (with the events of the review items the batch opens) for the whole batch; per-row
-    bookkeeping cost more than the model itself on small batches. Returns {submission id (str): Detection}.
+    `scored`: [(submission, ScoringInput, its crops' probabilities, ensemble member scores, preprocess_ms)].
+    One insert, one update and one audit append (with the events of the review items the batch opens) for the
+    whole batch; per-row bookkeeping cost more than the model itself on small batches. Returns {submission id
+    (str): Detection}.
     """
     now = timezone.now()
     detections = []

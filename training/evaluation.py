@@ -16,6 +16,7 @@ from PIL import Image
 
 from . import metrics as M
 from .datasets import load_dataset
+from .ensembles import fake_column
 from .preprocessing import load_image
 
 REPORT_DIR = "report"
@@ -61,12 +62,6 @@ class Report:
 
     def headline(self):
         return headline(self.data)
-
-
-def fake_column(output):
-    from .ensembles import fake_column as column
-
-    return column(output)
 
 
 def load_model(path):

@@ -270,9 +270,8 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
         phase = config.phase(epoch)
         if phase != state["phase"]:
             _set_phase(model, config, phase)
-            rate = config.fine_tune_learning_rate if phase == "fine-tune" else config.learning_rate
-            if phase != "frozen" and state["phase"] == "frozen":
-                state["learning_rate"] = rate
+            if phase == "fine-tune":
+                state["learning_rate"] = config.fine_tune_learning_rate
             _compile(model, config, strategy, state["learning_rate"])
             state["phase"] = phase
         elif model.optimizer is None:

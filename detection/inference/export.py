@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from training.ensembles import fake_column
+
 logger = logging.getLogger(__name__)
 
 MAX_ABS_DIFF = 1e-4
@@ -109,6 +111,4 @@ class OnnxModel:
 
     def predict(self, batch):
         """The probability of 'fake' per image (an ensemble's combined column)."""
-        from training.ensembles import fake_column
-
         return fake_column(self.run(batch))

@@ -14,6 +14,8 @@ import threading
 import numpy as np
 from django.conf import settings
 
+from training.ensembles import fake_column, member_columns
+
 from . import export, quantize
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class Detector:
         self.input_size = version.input_size
         self.temperature = version.temperature
         self.runtime = runtime
+        self.member_names = version.member_names  # an ensemble's members, in its output columns' order
         self._predict = predict_fn
         self._keras_model = keras_model
 
@@ -51,8 +54,6 @@ class Detector:
 
     def predict_with_members(self, batch):
         """(P(fake) per image, each ensemble member's own probability (n, members) or None)."""
-        from training.ensembles import fake_column, member_columns
-
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim == 3:
             batch = batch[None]

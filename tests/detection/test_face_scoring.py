@@ -164,3 +164,14 @@ def test_the_api_result_carries_the_faces_and_the_no_face_label(faces_on, journa
     assert data["scored_on"] == "faces" and len(data["faces"]) == 2 and len(data["faces"][0]["box"]) == 4
     field = scored(data=make_image_bytes(size=(300, 200), color=(30, 160, 40)), name="field.jpg", uploader=journalist)
     assert DetectionResultSerializer(Detection.objects.get(submission=field)).data["label"] == "no_face"
+
+
+def test_a_face_finder_error_fails_the_submission_with_its_reason(faces_on, journalist, active_model, monkeypatch):
+    from detection.models import Submission
+
+    def broken(image):
+        raise RuntimeError("cascade exploded")
+
+    monkeypatch.setattr(crops, "find_face_boxes", broken)
+    submission = scored(data=jpeg(face_photo()), name="face.jpg", uploader=journalist)
+    assert submission.status == Submission.Status.FAILED and "cascade exploded" in submission.failure_reason
