@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate worker web demo-users bench-inference check clean
+.PHONY: run test install install-test migrate worker web demo-users bench-inference check clean
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Verity needs Python 3.11 (set PYTHON=...)")'
@@ -15,6 +15,13 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+# Test tools (pytest, Playwright, schemathesis, moto) live in requirements-test.txt: the production image lacks them.
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+install-test: $(VENV)/.installed-test
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -35,7 +42,7 @@ web: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Install and run the whole suite (PostgreSQL and Redis when DATABASE_URL / CELERY_BROKER_URL are set).
-test: install
+test: install-test
 	$(PY) -m pytest
 
 check: install

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
 
 from . import api_keys
 from .forms import ApiKeyForm
@@ -31,6 +32,7 @@ def _require_key_manager(request):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def api_key_list(request):
     """GET: the organisation's keys and a form for a new one. POST: make the key and show it, once."""
     _require_key_manager(request)
@@ -60,6 +62,7 @@ def api_key_list(request):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def api_key_revoke(request, pk):
     """GET: ask to confirm. POST: revoke; the key stops working at once and stays listed."""
     _require_key_manager(request)

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 import audit
 
@@ -26,7 +26,7 @@ def _filtered(request, actions=()):
 
 @login_required
 @permission_required("audit.view_auditevent", raise_exception=True)
-@require_GET
+@require_safe
 def event_list(request):
     """The trail, newest first, a page at a time and grouped by day, each action in words."""
     form, events = _filtered(request, actions=_known_actions())
@@ -43,7 +43,7 @@ def event_list(request):
 
 @login_required
 @permission_required("audit.view_auditevent", raise_exception=True)
-@require_GET
+@require_safe
 def event_export(request):
     """CSV of the filtered events, streamed; the export itself is audited."""
     form, events = _filtered(request)

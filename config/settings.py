@@ -5,6 +5,7 @@ With nothing set: SQLite, media on local disk, a Celery broker that needs no ser
 DATABASE_URL, CELERY_BROKER_URL and the storage variables.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -45,9 +46,13 @@ INSTALLED_APPS = [
     "detection",
     "review",
     "training",
+    "ops",
+    "axes",  # failed sign-ins counted and limited (accounts/sign_in_limit.py)
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the host check: probes call 127.0.0.1, not an ALLOWED_HOSTS name.
+    "ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the sign-in page with 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,6 +128,8 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # Storage: local disk by default; S3-compatible object storage through django-storages when a bucket is set.
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -132,6 +141,14 @@ if AWS_STORAGE_BUCKET_NAME:
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": False,
+            # Every request is retried with exponential backoff through a short outage (AWS_S3_MAX_ATTEMPTS tries
+            # in all); after that detection.storage raises StorageUnavailable: uploads get "try again", scoring
+            # waits. A store that does not answer is given up on within seconds, not botocore's minute.
+            "client_config": _BotoConfig(
+                retries={"mode": "standard", "total_max_attempts": env.int("AWS_S3_MAX_ATTEMPTS", default=3)},
+                connect_timeout=5,
+                read_timeout=30,
+            ),
         },
     }
 else:
@@ -151,6 +168,14 @@ VERITY_MAX_FILES_PER_UPLOAD = env.int("VERITY_MAX_FILES_PER_UPLOAD", default=50)
 DATA_UPLOAD_MAX_MEMORY_SIZE = VERITY_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = VERITY_MAX_FILES_PER_UPLOAD
+# Video uploads (detection/video/): each limit has its own rejection, checked before anything is stored.
+VERITY_MAX_VIDEO_BYTES = env.int("VERITY_MAX_VIDEO_BYTES", default=200 * 1024 * 1024)
+VERITY_MAX_VIDEO_SECONDS = env.float("VERITY_MAX_VIDEO_SECONDS", default=600.0)
+VERITY_MAX_VIDEO_PIXELS = env.int("VERITY_MAX_VIDEO_PIXELS", default=4096 * 2304)  # per frame: 4K UHD fits
+VERITY_MAX_VIDEO_FPS = env.float("VERITY_MAX_VIDEO_FPS", default=240.0)
+# Scoring a video: frames sampled per second of video, and at most this many (spread over the whole clip).
+VERITY_VIDEO_SAMPLE_RATE = env.float("VERITY_VIDEO_SAMPLE_RATE", default=2.0)
+VERITY_VIDEO_MAX_FRAMES = env.int("VERITY_VIDEO_MAX_FRAMES", default=120)
 
 # Detection: decision threshold and the band around it that is flagged uncertain.
 VERITY_THRESHOLD = env.float("VERITY_THRESHOLD", default=0.5)
@@ -197,11 +222,34 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 if CELERY_BROKER_URL.startswith("redis"):
     # An unacknowledged task (its worker vanished with the machine) is redelivered after this many seconds.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    # It must exceed the longest task that acknowledges late, or a task still running is delivered a second time:
+    # a scoring batch takes seconds (a cold model load, 16 images of up to 16 faces), evidence is killed at 360 s,
+    # training claims its run in the database so a redelivered copy does nothing. So 400 s; lost scoring
+    # messages do not wait for it: the sweeper sends stuck submissions again after VERITY_STUCK_AFTER_SECONDS.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=400)}
 else:
     # kombu's SQLAlchemy transport hands its options to create_engine(): give it none.
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Each worker writes its heartbeat row (ops.WorkerHeartbeat) this often; /ops/ calls it live for 60 s after.
+VERITY_WORKER_HEARTBEAT_SECONDS = env.float("VERITY_WORKER_HEARTBEAT_SECONDS", default=15.0)
+# Recovery (detection/sweeper.py): celery beat runs the sweep every VERITY_SWEEP_INTERVAL_SECONDS; it sends
+# again what has shown no sign of life for VERITY_STUCK_AFTER_SECONDS (at most VERITY_SWEEP_LIMIT a pass), so an
+# upload whose message was lost is scored within about their sum once the broken service is back.
+VERITY_SWEEP_INTERVAL_SECONDS = env.float("VERITY_SWEEP_INTERVAL_SECONDS", default=10.0)
+VERITY_STUCK_AFTER_SECONDS = env.int("VERITY_STUCK_AFTER_SECONDS", default=30)
+VERITY_SWEEP_LIMIT = env.int("VERITY_SWEEP_LIMIT", default=1000)
+# A submission whose scoring batches died this many times (it kills its worker) fails with that reason.
+VERITY_MAX_SCORING_ATTEMPTS = env.int("VERITY_MAX_SCORING_ATTEMPTS", default=5)
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "detection.tasks.sweep",
+        "schedule": VERITY_SWEEP_INTERVAL_SECONDS,
+        # A pass that waited longer than an interval is replaced by the next one, never piled up.
+        "options": {"expires": VERITY_SWEEP_INTERVAL_SECONDS},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Celery's Django fixup closes the database connection before and after every task unless this is set;
 # tasks call django.db.close_old_connections() instead, which honours CONN_MAX_AGE and drops broken ones.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
@@ -213,13 +261,39 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failures and lockouts (WARNING), not a line for every successful sign-in.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
+# With DEBUG off the site is served over HTTPS (a TLS proxy in front sets X-Forwarded-Proto): cookies only over
+# HTTPS, plain HTTP redirected, and browsers told to use HTTPS for a year (HSTS). `manage.py check --deploy` is
+# clean with platform/env.example (tests/security/test_deploy_check.py). `make run` serves plain HTTP on this
+# machine: platform/run-dev.sh turns each of these off.
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # The preload directive (check --deploy asks for it) matters only once the domain is submitted to browsers'
+    # built-in HTTPS-only list, which takes a whole registrable domain (example.org); hard to undo, so say 0 if that
+    # domain, or any name under it, may ever need plain HTTP.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# Failed sign-ins (django-axes, accounts/sign_in_limit.py): after VERITY_SIGN_IN_FAILURE_LIMIT failures for one
+# email address from one IP address, that pair waits VERITY_SIGN_IN_LOCKOUT_MINUTES, counted again from each
+# further try; a successful sign-in clears its failures. Counted in the database, so every web process agrees.
+# The IP address is REMOTE_ADDR: behind a proxy that is the proxy's, and the limit is per email address.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("VERITY_SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("VERITY_SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.sign_in_limit.attempted_email"
+AXES_LOCKOUT_CALLABLE = "accounts.sign_in_limit.locked_out_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
 
 # Partner REST API (detection.api): keys, errors, schema, limits.
 REST_FRAMEWORK = {
@@ -234,7 +308,11 @@ REST_FRAMEWORK = {
         "organisation": env.str("VERITY_API_ORGANISATION_RATE", default="600/min"),
     },
 }
-DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True}
+DRF_STANDARDIZED_ERRORS = {
+    "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
+    # A database outage is a 503 with Retry-After, not a 500 (config/errors.py).
+    "EXCEPTION_HANDLER_CLASS": "config.errors.ApiExceptionHandler",
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Verity partner API",
     "DESCRIPTION": (

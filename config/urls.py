@@ -11,6 +11,7 @@ urlpatterns = [
     path("review/", include("review.urls")),
     path("audit/", include("audit.urls")),
     path("training/", include("training.urls")),
+    path("ops/", include("ops.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("detection.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="api-schema"),
@@ -28,3 +29,6 @@ urlpatterns = [
 
 admin.site.site_header = "Verity administration"
 admin.site.site_title = "Verity admin"
+
+# A database outage answers 503 with Retry-After (config/errors.py); any other unhandled error the 500 page.
+handler500 = "config.errors.server_error"

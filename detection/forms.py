@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 
 from .validation import ACCEPTED_FORMATS, allowed_extensions
+from .video.probe import ACCEPTED_VIDEO, VIDEO_EXTENSIONS
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -12,7 +13,7 @@ class MultipleImageField(forms.FileField):
     """A file field that accepts several files; per-file checks happen in detection.validation."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(allowed_extensions()), "multiple": True}))
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(sorted(set(allowed_extensions()) | VIDEO_EXTENSIONS | {".gif"})), "multiple": True}))
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -38,6 +39,9 @@ class UploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         # From the same constants validation checks against, read when the form is built (settings may change).
         mb = settings.VERITY_MAX_UPLOAD_BYTES / (1024 * 1024)
+        video_mb = settings.VERITY_MAX_VIDEO_BYTES / (1024 * 1024)
+        minutes = settings.VERITY_MAX_VIDEO_SECONDS / 60
         self.fields["images"].help_text = (
-            f"{ACCEPTED_FORMATS}, up to {mb:g} MB each; up to {settings.VERITY_MAX_FILES_PER_UPLOAD} at once."
+            f"{ACCEPTED_FORMATS}, up to {mb:g} MB each; up to {settings.VERITY_MAX_FILES_PER_UPLOAD} at once. "
+            f"Videos: {ACCEPTED_VIDEO}, up to {video_mb:g} MB and {minutes:g} minutes each."
         )

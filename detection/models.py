@@ -18,7 +18,11 @@ class Decision(models.TextChoices):
 
 
 class Submission(models.Model):
-    """One uploaded image and where it is on its way to a verdict."""
+    """One uploaded image or video clip and where it is on its way to a verdict."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -44,6 +48,16 @@ class Submission(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.IMAGE)
+    # Videos only (detection/video/): the clip as probed at upload, and scoring progress ("frame N of M").
+    duration_seconds = models.FloatField(null=True, blank=True)
+    frame_rate = models.FloatField(null=True, blank=True, help_text="average frames per second")
+    frame_count = models.PositiveIntegerField(null=True, blank=True, help_text="frames in the file")
+    frames_to_score = models.PositiveIntegerField(null=True, blank=True, help_text="frames sampled for scoring")
+    frames_scored = models.PositiveIntegerField(default=0)
+    # Codec, rotation, variable frame rate, the poster frame's storage name and the container's metadata
+    # (filtered by detection.video.metadata: never a location).
+    video_info = models.JSONField(default=dict, blank=True)
     # Storage name (content-addressed): several submissions may share one stored file.
     file = models.CharField(max_length=255)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.PORTAL)
@@ -51,6 +65,10 @@ class Submission(models.Model):
     failure_reason = models.TextField(blank=True)
     # Set when the broker could not be reached at upload time; a starting worker sends these again.
     enqueue_pending = models.BooleanField(default=False)
+    # Recovery bookkeeping (detection/sweeper.py): when the sweeper last sent it again, and how many scoring
+    # batches have taken it up (a submission that keeps killing its worker fails after VERITY_MAX_SCORING_ATTEMPTS).
+    requeued_at = models.DateTimeField(null=True, blank=True)
+    scoring_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     scored_at = models.DateTimeField(null=True, blank=True)
@@ -110,6 +128,10 @@ class Submission(models.Model):
     def latest_detection(self):
         return self.detections.select_related("model_version").order_by("-created_at").first()
 
+    @property
+    def is_video(self):
+        return self.kind == self.Kind.VIDEO
+
 
 class Detection(models.Model):
     """The detector's output for one submission with one model version."""
@@ -124,6 +146,8 @@ class Detection(models.Model):
         FACES = "faces", "Face crops (the most suspicious face decides)"
         IMAGE = "image", "The whole image (a face crop)"
         NO_FACE = "no_face", "The whole image (no face found)"
+        TRACKS = "tracks", "Face tracks across the clip's frames (the most suspicious track decides)"
+        FRAMES = "frames", "The clip's whole frames (faces not looked for)"
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="detections")
     model_version = models.ForeignKey("training.ModelVersion", on_delete=models.PROTECT, related_name="detections")
@@ -136,6 +160,12 @@ class Detection(models.Model):
     faces = models.JSONField(default=list, blank=True)
     # An ensemble's members on the deciding crop: [{"version": name, "probability": p}], in member order.
     member_scores = models.JSONField(default=list, blank=True)
+    # Videos (detection/video/): every sampled frame {"index", "t", "probability", "faces": [{"box", "probability",
+    # "track"}], "image"}, the face tracks {"id", "probability", "frames", "start", "end", "best"} most suspicious
+    # first, and fixed-length segments {"start", "end", "probability", "mean"} of the timeline.
+    timeline = models.JSONField(default=list, blank=True)
+    tracks = models.JSONField(default=list, blank=True)
+    segments = models.JSONField(default=list, blank=True)
     # Milliseconds: reading and preprocessing the image, running the model, and upload-to-verdict.
     preprocess_ms = models.FloatField()
     inference_ms = models.FloatField()
@@ -150,6 +180,34 @@ class Detection(models.Model):
 
     def __str__(self):
         return f"{self.label} {self.probability:.3f} ({self.model_version})"
+
+
+class VideoFrame(models.Model):
+    """One sampled frame of a video scored with one model version: what a resumed scoring does not redo.
+
+    Written as each chunk of frames is scored; the Detection, stored once all are, copies them into its
+    timeline. A worker killed in the middle of a clip leaves these behind and its successor starts after them.
+    """
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="video_frames")
+    model_version = models.ForeignKey("training.ModelVersion", on_delete=models.CASCADE, related_name="+")
+    index = models.PositiveIntegerField(help_text="position among the sampled frames, from 0")
+    time = models.FloatField(help_text="seconds from the start of the clip")
+    probability = models.FloatField(help_text="the frame's score: its most suspicious face, or the whole frame")
+    subject = models.CharField(max_length=8, help_text="faces, image or no_face, as for an image")
+    faces = models.JSONField(default=list, blank=True)  # [{"box": [x, y, w, h] fractions, "probability": p}]
+    image = models.CharField(max_length=255, blank=True, help_text="storage name of the frame (JPEG, no metadata)")
+    # A 16x9 grey thumbnail (detection.video.tracks.frame_signature): where the clip cuts, tracks end.
+    signature = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["submission", "model_version", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "model_version", "index"], name="one_row_per_sampled_frame"),
+        ]
+
+    def __str__(self):
+        return f"frame {self.index} of {self.submission_id} ({self.probability:.3f})"
 
 
 class IdempotencyRecord(models.Model):
@@ -267,6 +325,8 @@ class Evidence(models.Model):
     noise_image = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     computed_at = models.DateTimeField(null=True, blank=True)
+    # When the sweeper (detection/sweeper.py) last sent the task again for a row that stayed pending.
+    requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "evidence"

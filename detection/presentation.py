@@ -291,6 +291,13 @@ def scored_on(detection):
     if detection.scored_on == "faces":
         counted = "1 face" if faces == 1 else f"{faces} faces"
         return f"{counted}, each cut out the way the training images were; the most suspicious face decides."
+    if detection.scored_on == "tracks":
+        tracks = len(detection.tracks or [])
+        counted = "1 face" if tracks == 1 else f"{tracks} faces"
+        return (f"{counted} followed across the clip's sampled frames, each cut out the way the training images were; "
+                "the most suspicious face track decides.")
+    if detection.scored_on == "frames":
+        return "Each sampled frame of the clip, whole; the mean of the top quarter of frame scores decides."
     if detection.scored_on == "no_face":
         return "No face was found. This detector was trained on faces, so its score of the whole image is not a verdict."
     if faces:

@@ -190,7 +190,8 @@ def render_pdf(report):
     ]))  # fmt: skip
     story += [Spacer(1, 6), table]
 
-    picture = _image_flowable(Image, storage.read(s.file), width, IMAGE_MAX_HEIGHT_MM * mm)
+    # A clip is shown by its first frame (detection/video/).
+    picture = _image_flowable(Image, storage.read(s.video_info.get("poster") if s.is_video else s.file), width, IMAGE_MAX_HEIGHT_MM * mm)
     if picture is not None:
         story += [Paragraph("The image", h2), picture]
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 import audit
@@ -20,6 +20,8 @@ from .inference.runtime import ModelUnavailable, get_detector
 from .models import Detection, Submission
 from .signals import submissions_scored
 from .validation import InvalidImage, read_upload, validate_image
+from .video import probe as video_probe
+from .video import upload as video_upload
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class UploadResult:
 
     accepted: list = field(default_factory=list)
     rejected: list = field(default_factory=list)  # (file name, reason)
+    storage_unavailable: bool = False  # the file store was out of reach: the files from there on were not uploaded
 
 
 def submit(
@@ -42,16 +45,18 @@ def submit(
 
     `data` is bytes or an uploaded file (an oversized file is refused before it is read).
     Raises InvalidImage (and records the rejection) when the bytes are not an acceptable image;
-    nothing is stored in that case.
+    nothing is stored in that case. Raises storage.StorageUnavailable when the file store cannot take the
+    bytes: no Submission, no audit event, nothing queued; the uploader may simply try again.
     """
     if organisation is None and uploader is not None:
         organisation = uploader.organisation
     try:
-        image = validate_image(read_upload(data), name)
+        image = validate_upload(read_upload(data), name)
     except InvalidImage as exc:
         audit.record(uploader, "submission.rejected", None, name=str(name)[:255], reason=str(exc), source=source)
         raise
     stored_name = storage.store(image)
+    video_fields = video_upload.submission_fields(image) if video_upload.is_video(image) else {}
     with transaction.atomic():
         submission = Submission.objects.create(
             uploader=uploader,
@@ -65,17 +70,34 @@ def submit(
             file=stored_name,
             source=source,
             review_requested=review_requested,
+            **video_fields,
         )
-        audit.record(uploader, "submission.uploaded", submission, sha256=image.sha256, source=source)
+        audit.record(uploader, "submission.uploaded", submission, sha256=image.sha256, source=source, kind=submission.kind)
         if enqueue:
-            transaction.on_commit(lambda: enqueue_scoring(submission.pk))
+            # robust: the upload is committed; whatever goes wrong sending it, the sweep sends it later.
+            transaction.on_commit(lambda: enqueue_scoring(submission.pk), robust=True)
     return submission
 
 
+def validate_upload(data, name):
+    """A ValidatedImage or a ValidatedVideo, as the bytes say (detection/video/probe.py tells them apart)."""
+    if video_probe.is_video_upload(data, name):
+        return video_probe.validate_video(data, name)
+    return validate_image(data, name)
+
+
+NOT_STORED = "not uploaded: images cannot be stored right now; try again in a few minutes"
+
+
 def submit_many(files, *, uploader=None, organisation=None, source=Submission.Source.PORTAL, review_requested=False):
-    """Submit several (name, bytes or file) uploads; one bad file never stops the others."""
+    """Submit several (name, bytes or file) uploads; one bad file never stops the others.
+
+    An unreachable file store stops the upload there (it would refuse the next files too, each after its
+    retries): that file and the rest are listed as not uploaded, and `storage_unavailable` is set.
+    """
     result = UploadResult()
-    for name, data in files:
+    files = list(files)
+    for index, (name, data) in enumerate(files):
         try:
             result.accepted.append(
                 submit(
@@ -89,6 +111,10 @@ def submit_many(files, *, uploader=None, organisation=None, source=Submission.So
             )
         except InvalidImage as exc:
             result.rejected.append((name, str(exc)))
+        except storage.StorageUnavailable:
+            result.storage_unavailable = True
+            result.rejected.extend((later, NOT_STORED) for later, _ in files[index:])
+            break
     return result
 
 
@@ -102,7 +128,10 @@ def enqueue_scoring(submission_id):
         logger.warning("could not enqueue scoring of %s, it stays queued: %s", submission_id, exc)
         Submission.objects.filter(pk=submission_id).update(enqueue_pending=True)
         return False
-    Submission.objects.filter(pk=submission_id, enqueue_pending=True).update(enqueue_pending=False)
+    try:
+        Submission.objects.filter(pk=submission_id, enqueue_pending=True).update(enqueue_pending=False)
+    except DatabaseError as exc:  # sent all the same; a flag left set only makes the sweep send it once more
+        logger.warning("sent %s for scoring but could not clear its pending flag: %s", submission_id, exc)
     return True
 
 
@@ -135,9 +164,18 @@ def score_many(submission_ids):
     for missing in {str(i) for i in submission_ids} - submissions.keys():
         logger.info("submission %s no longer exists; nothing to score", missing)
         results[missing] = None
+    for key in [key for key, s in submissions.items() if s.status == Submission.Status.FAILED]:
+        del submissions[key]  # failing is final: a redelivered or re-sent task does nothing
+        results[key] = None
     if not submissions:
         return results
-    version = registry.active_version()
+    try:
+        version = registry.active_version()
+    except registry.NoActiveModel as exc:
+        # Nothing to score with: fail now with the reason rather than leave the uploads queued forever.
+        for key, submission in submissions.items():
+            results[key] = _fail(submission, f"the detector is unavailable: {exc}")
+        return results
     for detection in Detection.objects.filter(submission__in=submissions.values(), model_version=version):
         submission = submissions.pop(str(detection.submission_id))
         _mark_scored(submission, detection)  # already done: a redelivered or duplicate task
@@ -145,8 +183,19 @@ def score_many(submission_ids):
     if not submissions:
         return results
 
+    max_attempts = settings.VERITY_MAX_SCORING_ATTEMPTS
+    for key, submission in list(submissions.items()):
+        if submission.scoring_attempts >= max_attempts:
+            # Every earlier batch that took it up died before finishing (a worker killed, out of memory on this
+            # image): stop here instead of killing workers forever.
+            del submissions[key]
+            results[key] = _fail(
+                submission, f"scoring was interrupted {submission.scoring_attempts} times; the worker stopped each time"
+            )
+    if not submissions:
+        return results
     Submission.objects.filter(pk__in=submissions.keys()).exclude(status=Submission.Status.SCORED).update(
-        status=Submission.Status.PROCESSING, updated_at=timezone.now()
+        status=Submission.Status.PROCESSING, updated_at=timezone.now(), scoring_attempts=F("scoring_attempts") + 1
     )
     try:
         detector = get_detector(version)  # loads the model on this process's first batch
@@ -155,8 +204,18 @@ def score_many(submission_ids):
             results[key] = _fail(submission, f"the detector is unavailable: {exc}")
         return results
 
+    for key, submission in list(submissions.items()):
+        if submission.kind == Submission.Kind.VIDEO:  # a clip is one unit of work of its own (detection/video/)
+            results[key] = _score_video(submissions.pop(key), version, detector)
+    if not submissions:
+        return results
+
     decoded = []  # (submission, ScoringInput, preprocess_ms)
-    for submission, outcome in zip(submissions.values(), preprocess_batch(submissions.values(), version.input_size)):
+    outcomes = preprocess_batch(submissions.values(), version.input_size)
+    for outcome in outcomes:
+        if isinstance(outcome, storage.StorageUnavailable):
+            raise outcome  # the store is out of reach, not the image broken: the batch goes back for later
+    for submission, outcome in zip(submissions.values(), outcomes):
         if isinstance(outcome, Exception):
             results[str(submission.pk)] = _fail(submission, f"the stored image could not be read: {outcome}")
         else:
@@ -182,6 +241,27 @@ def score_many(submission_ids):
         scored.append((submission, found, own, member_scores, preprocess_ms))
     results.update(_store_detections(version, detector.runtime, scored, inference_ms))
     return results
+
+
+def _score_video(submission, version, detector):
+    """Score a clip's sampled frames with the batch's detector and store its one Detection (or fail it).
+
+    An unreachable file store or database is raised, as for images: the task hands the batch back, and the
+    frames scored so far are kept for the next attempt.
+    """
+    from .tasks import TRANSIENT_ERRORS
+    from .video import scoring as video_scoring
+
+    try:
+        detection = video_scoring.score_video(submission, version, detector)
+    except TRANSIENT_ERRORS:
+        raise
+    except video_scoring.VideoUnreadable as exc:
+        return _fail(submission, f"the stored video could not be read: {exc}")
+    except Exception as exc:  # a defect in one clip fails that clip, not the images batched with it
+        logger.exception("scoring video %s failed", submission.pk)
+        return _fail(submission, f"scoring the video failed: {exc.__class__.__name__}: {exc}")
+    return _store_one(detection, detector.runtime)
 
 
 def preprocess_batch(submissions, size):
@@ -282,7 +362,7 @@ def _store_detections(version, runtime, scored, inference_ms):
             submission = detection.submission
             submission.status, submission.scored_at, submission.failure_reason = Submission.Status.SCORED, now, ""
             audit.record(None, "submission.scored", submission, **_scored_event_data(detection, runtime, len(detections)))
-        submissions_scored.send(sender=Submission, scored=[(d.submission, d) for d in detections])
+        submissions_scored.send(sender=Submission, scored=[(d.submission, d) for d in detections], runtime=runtime)
     return {str(d.submission_id): d for d in detections}
 
 
@@ -314,7 +394,7 @@ def _store_one(detection, runtime):
         _mark_scored(detection.submission, stored)
         if created:
             audit.record(None, "submission.scored", stored.submission, **_scored_event_data(stored, runtime, 1))
-            submissions_scored.send(sender=Submission, scored=[(stored.submission, stored)])
+            submissions_scored.send(sender=Submission, scored=[(stored.submission, stored)], runtime=runtime)
     return stored
 
 
@@ -327,11 +407,24 @@ def _mark_scored(submission, detection):
 
 def _fail(submission, reason):
     logger.warning("scoring %s failed: %s", submission.pk, reason)
-    Submission.objects.filter(pk=submission.pk).update(
-        status=Submission.Status.FAILED, failure_reason=reason, updated_at=timezone.now()
-    )
-    audit.record(None, "submission.failed", submission, reason=reason)
+    # Never over a verdict another batch stored meanwhile, and never twice: the audit event goes with the change.
+    with transaction.atomic():
+        changed = (
+            Submission.objects.filter(pk=submission.pk)
+            .exclude(status__in=[Submission.Status.SCORED, Submission.Status.FAILED])
+            .update(status=Submission.Status.FAILED, failure_reason=reason, updated_at=timezone.now())
+        )
+        if changed:
+            audit.record(None, "submission.failed", submission, reason=reason)
     return None
+
+
+def fail_unfinished(submission_ids, reason):
+    """Fail those of `submission_ids` that are neither scored nor failed (a batch that crashed on a defect)."""
+    for submission in Submission.objects.filter(pk__in=list(submission_ids)).exclude(
+        status__in=[Submission.Status.SCORED, Submission.Status.FAILED]
+    ):
+        _fail(submission, reason)
 
 
 def visible_submissions(user):

@@ -2,7 +2,8 @@
 from django.dispatch import Signal
 
 # Sent once per stored batch of new Detections, inside its transaction: kwarg scored, a list of
-# (submission, detection) pairs. One call per batch lets listeners do their work in bulk.
+# (submission, detection) pairs, and runtime (what scored them: "onnx", "onnx-int8", "keras"). One call per
+# batch lets listeners do their work in bulk.
 submissions_scored = Signal()
 
 # Sent by review.services when a moderator's decision sets or changes the final verdict: kwargs submission.

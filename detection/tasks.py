@@ -1,18 +1,34 @@
 """Celery tasks: small, take ids, re-read state, safe to run twice."""
+import logging
+import time
+
 from celery import shared_task
 from celery.signals import worker_ready
 from celery_batches import Batches, SimpleRequest, apply_batches_task
 from django import db
 from django.conf import settings
 
-from . import services
+from . import services, sweeper
+from .storage import StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+# A batch that meets one of these (the database restarting, the object store unreachable) is handed back to
+# the broker instead of being acknowledged away; anything else is a verdict: scored, or failed with a reason.
+TRANSIENT_ERRORS = (db.OperationalError, db.InterfaceError, StorageUnavailable)
+REQUEUE = "requeue"
+# Seconds a batch that met a transient error waits before its messages go back: a database that is
+# restarting is not hammered by the same batch in a tight loop.
+TRANSIENT_BACKOFF_SECONDS = 2.0
 
 
 class ScoringBatches(Batches):
-    """celery-batches, plus redelivery when the pool child running a batch dies.
+    """celery-batches, plus redelivery when the batch meets a transient error or the pool child running it dies.
 
     celery-batches acknowledges late requests when the batch returns; if the child is killed (out of
-    memory, a crash) nothing would ever acknowledge or requeue them, so hand them back to the broker.
+    memory, a crash) nothing would ever acknowledge or requeue them, so hand them back to the broker. A batch
+    that returns REQUEUE (it met a transient error) is handed back too.
     """
 
     def flush(self, requests):
@@ -20,7 +36,10 @@ class ScoringBatches(Batches):
 
         def on_return(result):
             for request in requests:
-                request.acknowledge()
+                if result == REQUEUE:
+                    request.reject(requeue=True)
+                else:
+                    request.acknowledge()
 
         def on_worker_lost(exc_info):
             for request in requests:
@@ -43,7 +62,18 @@ def score_submission(requests):
     Called as `score_submission.delay(submission_id)`; celery-batches groups the calls into batches of up
     to VERITY_BATCH_SIZE, or whatever arrived within VERITY_BATCH_WAIT_MS.
     """
-    services.score_many([request.args[0] for request in requests])
+    try:
+        services.score_many([request.args[0] for request in requests])
+    except TRANSIENT_ERRORS as exc:
+        logger.warning("scoring batch of %d met a transient error, sending it back: %s", len(requests), exc)
+        db.connections.close_all()  # a broken connection is not reused by the next batch
+        time.sleep(TRANSIENT_BACKOFF_SECONDS)
+        return REQUEUE
+    except Exception as exc:
+        # A defect, not an outage: the batch's submissions fail with the reason instead of staying "processing".
+        logger.exception("scoring batch of %d failed", len(requests))
+        services.fail_unfinished([request.args[0] for request in requests], f"scoring failed: {exc.__class__.__name__}: {exc}")
+    return None
 
 
 @worker_ready.connect
@@ -69,3 +99,9 @@ def compute_evidence(submission_id, heatmap=None):
 def export_model_version(version_id):
     """Export a model version to ONNX for the CPU workers (default queue); nothing to do if already exported."""
     services.export_for_serving(version_id)
+
+
+@shared_task(acks_late=False, ignore_result=True)
+def sweep():
+    """Periodic recovery (celery beat, every VERITY_SWEEP_INTERVAL_SECONDS): see detection/sweeper.py."""
+    return sweeper.sweep()

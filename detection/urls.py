@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import views
 from .forensics import views as evidence_views
+from .video import views as video_views
 
 app_name = "detection"
 
@@ -16,4 +17,9 @@ urlpatterns = [
     path("<uuid:pk>/thumbnail.jpg", views.submission_thumbnail, name="submission-thumbnail"),
     path("<uuid:pk>/evidence/<str:kind>.png", evidence_views.evidence_image, name="evidence-image"),
     path("<uuid:pk>/evidence/heatmap/", evidence_views.request_heatmap, name="evidence-request-heatmap"),
+    path("<uuid:pk>/clip/", video_views.clip, name="video-clip"),
+    path("<uuid:pk>/poster.jpg", video_views.poster, name="video-poster"),
+    path("<uuid:pk>/frames/<int:index>.jpg", video_views.frame, name="video-frame"),
+    path("<uuid:pk>/faces/<int:track>.jpg", video_views.face, name="video-face"),
+    path("<uuid:pk>/faces/<int:track>/heatmap.png", video_views.face_heatmap, name="video-face-heatmap"),
 ]

@@ -37,6 +37,10 @@ _names = [FORMAT_NAMES[f] for f in FORMATS]
 ACCEPTED_FORMATS = ", ".join(_names[:-1]) + " or " + _names[-1]
 
 
+# Names of video and animation files: an image named so is decoded anyway, to say what it really is.
+MEDIA_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".gif"}
+
+
 class InvalidImage(ValueError):
     """The upload is not an image we accept; the message says why."""
 
@@ -65,16 +69,21 @@ def allowed_extensions():
 
 
 def read_upload(upload):
-    """The bytes of an upload (bytes, or a file object with .size), refusing an oversized one unread."""
+    """The bytes of an upload (bytes, or a file object with .size), refusing an oversized one unread.
+
+    Unread, nobody knows yet whether it is an image or a video: the larger limit applies here, and each
+    kind's own limit once its validation knows which it is.
+    """
     if isinstance(upload, (bytes, bytearray)):
         return bytes(upload)
-    check_size(upload.size)
+    check_size(upload.size, max(settings.VERITY_MAX_UPLOAD_BYTES, getattr(settings, "VERITY_MAX_VIDEO_BYTES", 0)))
     return upload.read()
 
 
-def check_size(size):
-    if size > settings.VERITY_MAX_UPLOAD_BYTES:
-        raise InvalidImage(f"the file is {_mb(size)}; the limit is {_mb(settings.VERITY_MAX_UPLOAD_BYTES)}")
+def check_size(size, limit=None):
+    limit = limit or settings.VERITY_MAX_UPLOAD_BYTES
+    if size > limit:
+        raise InvalidImage(f"the file is {_mb(size)}; the limit is {_mb(limit)}")
 
 
 def validate_image(data, name):
@@ -87,7 +96,7 @@ def validate_image(data, name):
     if len(data) == 0:
         raise InvalidImage("the file is empty (0 bytes)")
     check_size(len(data))
-    if ext not in allowed_extensions():
+    if ext not in allowed_extensions() and ext not in MEDIA_EXTENSIONS:
         raise InvalidImage(f"'{ext or 'no extension'}' files are not accepted; upload a {accepted} image")
 
     try:
@@ -97,6 +106,8 @@ def validate_image(data, name):
             with Image.open(io.BytesIO(data)) as image:
                 fmt = image.format
                 width, height = image.size
+                if fmt == "GIF":  # an animated one is a video (detection/video/): this one is still
+                    raise InvalidImage(f"the file is a GIF image, and a still one (GIFs are accepted as animations only); upload a {accepted} image")
                 if fmt not in FORMATS:
                     raise InvalidImage(f"the file is a {fmt} image; upload a {accepted} image")
                 if width * height > max_pixels:

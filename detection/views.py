@@ -1,6 +1,7 @@
 """Portal pages: upload, the organisation's submissions with live status, one submission's verdict."""
 import io
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.core.files.base import ContentFile
@@ -9,7 +10,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import presentation, report, services, storage
 from .forensics.imaging import open_working_image
@@ -17,10 +18,14 @@ from .forms import UploadForm
 from .models import Submission
 
 STATUS_POLL_LIMIT = 100
+STORAGE_UNAVAILABLE_MESSAGE = (
+    "Images cannot be stored right now, so the files listed below were not uploaded. Please try again in a few minutes."
+)
 
 
 @login_required
 @permission_required("detection.add_submission", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
 def upload(request):
     result = None
     if request.method == "POST":
@@ -33,6 +38,8 @@ def upload(request):
                 review_requested=form.cleaned_data["request_review"],
             )
             _note_earlier_uploads(request.user, result.accepted)
+            if result.storage_unavailable:
+                messages.error(request, STORAGE_UNAVAILABLE_MESSAGE)
             form = UploadForm()
     else:
         form = UploadForm()
@@ -51,6 +58,7 @@ def _note_earlier_uploads(user, submissions):
 
 
 @login_required
+@require_safe
 def submission_list(request):
     qs = services.visible_submissions(request.user).prefetch_related("detections__model_version")
     status = request.GET.get("status")
@@ -70,6 +78,7 @@ def submission_list(request):
 
 
 @login_required
+@require_safe
 def submission_detail(request, pk):
     submission = get_object_or_404(services.visible_submissions(request.user), pk=pk)
     detection = submission.latest_detection
@@ -81,6 +90,7 @@ def submission_detail(request, pk):
 
 
 @login_required
+@require_safe
 def submission_image(request, pk):
     submission = get_object_or_404(services.visible_submissions(request.user), pk=pk)
     response = FileResponse(storage.open_file(submission.file), content_type=submission.content_type)
@@ -93,14 +103,16 @@ THUMBNAIL_SIDE = 160
 
 
 @login_required
-@require_GET
+@require_safe
 def submission_thumbnail(request, pk):
     """A small JPEG of the image for lists (made once per stored file, kept beside it, no metadata)."""
     submission = get_object_or_404(services.visible_submissions(request.user), pk=pk)
     name = f"thumbnails/{submission.sha256[:2]}/{submission.sha256}-{THUMBNAIL_SIDE}.jpg"
     if not default_storage.exists(name):
         try:
-            working = open_working_image(storage.read(submission.file), max_side=THUMBNAIL_SIDE)
+            # A clip's thumbnail is made from its poster frame.
+            source = submission.video_info.get("poster") if submission.is_video else submission.file
+            working = open_working_image(storage.read(source), max_side=THUMBNAIL_SIDE)
         except Exception as exc:  # Pillow raises many types for a damaged file; the list shows no thumbnail
             raise Http404("no thumbnail for this image") from exc
         buffer = io.BytesIO()
@@ -114,7 +126,7 @@ def submission_thumbnail(request, pk):
 
 
 @login_required
-@require_GET
+@require_safe
 def submission_status(request):
     """Status of the given submissions, for the list page's live updates."""
     ids = [i for i in request.GET.get("ids", "").split(",") if i][:STATUS_POLL_LIMIT]
@@ -129,8 +141,12 @@ def submission_status(request):
 
 
 def state_key(submission, detection):
-    """What the submission page shows, in one string: the page refreshes its verdict when this changes."""
-    return "|".join([submission.status, submission.review_state, submission.decision, str(detection.pk if detection else "")])
+    """What the submission page shows, in one string: the page refreshes its verdict when this changes.
+
+    A clip being scored changes it with every chunk of frames, so its progress ("frame 48 of 120") shows.
+    """
+    progress = [str(submission.frames_scored)] if submission.is_video else []
+    return "|".join([submission.status, submission.review_state, submission.decision, str(detection.pk if detection else "")] + progress)
 
 
 def status_payload(submission):
@@ -144,6 +160,8 @@ def status_payload(submission):
         "failure_reason": submission.failure_reason,
         "finished": submission.is_settled,
     }
+    if submission.is_video:
+        payload["progress"] = {"frames_scored": submission.frames_scored, "frames_to_score": submission.frames_to_score}
     if detection is not None:
         payload.update(
             label=detection.label,
@@ -169,7 +187,7 @@ def status_payload(submission):
 
 
 @login_required
-@require_GET
+@require_safe
 def submission_report(request, pk):
     """The verdict report as a page (printable: static/css/print.css)."""
     submission = get_object_or_404(services.visible_submissions(request.user), pk=pk)
@@ -177,7 +195,7 @@ def submission_report(request, pk):
 
 
 @login_required
-@require_GET
+@require_safe
 def submission_report_pdf(request, pk):
     """The verdict report as a PDF download."""
     submission = get_object_or_404(services.visible_submissions(request.user), pk=pk)

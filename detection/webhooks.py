@@ -122,10 +122,13 @@ def resend(delivery, actor=None):
 
 
 def enqueue(delivery_id):
+    """Send the delivery task; False when the broker is unreachable (the row stays pending: the sweeper sends it)."""
     try:
         deliver_webhook.delay(str(delivery_id))
-    except Exception as exc:  # broker unreachable: the row stays pending, an admin can resend it
+    except Exception as exc:
         logger.warning("could not enqueue webhook delivery %s: %s", delivery_id, exc)
+        return False
+    return True
 
 
 @receiver(submissions_scored, dispatch_uid="detection.webhooks.on_scored")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Container entrypoint: web | worker | default-worker | gpu-worker | training-worker | migrate | manage ARGS...
+# Container entrypoint: web | worker | default-worker | gpu-worker | training-worker | beat | migrate | manage ARGS...
 set -euo pipefail
 cd /app
 case "${1:-web}" in
@@ -26,6 +26,10 @@ case "${1:-web}" in
     ;;
   training-worker)
     exec celery -A config worker -Q training --concurrency 1 --prefetch-multiplier 1 -l "${LOG_LEVEL:-info}" -n "training@%h"
+    ;;
+  beat)
+    # The recovery sweep (detection/sweeper.py) every VERITY_SWEEP_INTERVAL_SECONDS: exactly one beat per deployment.
+    exec celery -A config beat -l "${LOG_LEVEL:-info}" --schedule "${VERITY_VAR_DIR:-/var/lib/verity}/celerybeat-schedule"
     ;;
   migrate)
     exec python manage.py migrate --noinput

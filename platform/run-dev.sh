@@ -2,7 +2,8 @@
 # Starts a Celery worker in the background and the web server in the foreground; Ctrl-C stops both.
 # Used by `make run`, whose users are given demo passwords and shown the portal: so DEBUG is off (no
 # Django debug pages listing URLs and settings), static files come from WhiteNoise as in production, and
-# the cookies are not marked Secure because the server speaks plain HTTP on this machine.
+# the HTTPS-only settings (Secure cookies, redirect to HTTPS, HSTS) are off because the server speaks plain HTTP
+# on this machine.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 HOST=${HOST:-127.0.0.1}
@@ -16,6 +17,7 @@ if [ ! -s "$VAR/secret-key" ]; then
 fi
 export DEBUG="${DEBUG:-0}" SECRET_KEY="${SECRET_KEY:-$(cat "$VAR/secret-key")}"
 export SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}" CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
+export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-0}" SECURE_HSTS_SECONDS="${SECURE_HSTS_SECONDS:-0}"
 "$PY" manage.py collectstatic --noinput --verbosity 0
 
 worker_warnings=${PYTHONWARNINGS:-}
@@ -27,8 +29,11 @@ fi
 PYTHONWARNINGS=$worker_warnings "$PY" -m celery -A config worker -Q inference,default,training --concurrency 1 -l info \
   >"$VAR/worker.log" 2>&1 &
 worker=$!
-trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT INT TERM
-echo "Worker started (pid $worker, log: $VAR/worker.log)."
+# Celery beat runs the recovery sweep (detection/sweeper.py): uploads whose message was lost are sent again.
+"$PY" -m celery -A config beat -l info --schedule "$VAR/celerybeat-schedule" >"$VAR/beat.log" 2>&1 &
+beat=$!
+trap 'kill "$worker" "$beat" 2>/dev/null; wait "$worker" "$beat" 2>/dev/null || true' EXIT INT TERM
+echo "Worker started (pid $worker, log: $VAR/worker.log); recovery sweep every ${VERITY_SWEEP_INTERVAL_SECONDS:-10} s (log: $VAR/beat.log)."
 echo "Verity is at http://$HOST:$PORT/ (sign in with a demo user above; Ctrl-C stops everything)."
 # With DEBUG off the development server serves no static files itself: WhiteNoise answers /static/ first.
 "$PY" manage.py runserver --noreload "$HOST:$PORT"

@@ -11,7 +11,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit.models import AuditEvent
 
@@ -24,7 +24,7 @@ PAGE_SIZE = 25
 
 
 @reviewer_required
-@require_GET
+@require_safe
 def queue(request):
     form = QueueFilterForm(request.GET or None)
     now = timezone.now()
@@ -79,7 +79,7 @@ def claim_next(request):
 
 
 @reviewer_required
-@require_GET
+@require_safe
 def item_detail(request, pk):
     item = get_object_or_404(ReviewItem, pk=pk)
     return _render_item(request, item)
@@ -160,7 +160,7 @@ def reopen(request, pk):
 
 
 @reviewer_required
-@require_GET
+@require_safe
 def agreement(request):
     return render(request, "review/agreement.html", {"rows": services.agreement_by_model_version()})
 

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import services
 from .forms import TrainingRunForm
@@ -27,6 +27,7 @@ def staff_required(view):
 
 
 @staff_required
+@require_safe
 def index(request):
     versions = ModelVersion.objects.all()
     return render(request, "training/index.html", {
@@ -55,6 +56,7 @@ COMPARE_FIGURES = [
 
 
 @staff_required
+@require_safe
 def compare(request):
     versions = ModelVersion.objects.filter(is_trained=True)
     columns = services.compare_versions(versions)
@@ -81,6 +83,7 @@ def _cells(values, higher_is_better):
 
 
 @staff_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def run_new(request):
     form = TrainingRunForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -91,12 +94,14 @@ def run_new(request):
 
 
 @staff_required
+@require_safe
 def run_detail(request, pk):
     run = get_object_or_404(TrainingRun, pk=pk)
     return render(request, "training/run_detail.html", {"run": run})
 
 
 @staff_required
+@require_safe
 def run_progress(request, pk):
     run = get_object_or_404(TrainingRun, pk=pk)
     return JsonResponse({
@@ -117,6 +122,7 @@ def run_cancel(request, pk):
 
 
 @staff_required
+@require_safe
 def version_detail(request, pk):
     version = get_object_or_404(ModelVersion, pk=pk)
     report_files = []
@@ -130,6 +136,7 @@ def version_detail(request, pk):
 
 
 @staff_required
+@require_safe
 def version_report_file(request, pk, name):
     """A file of the version's report folder (the HTML report, its plots, metrics.json)."""
     version = get_object_or_404(ModelVersion, pk=pk)

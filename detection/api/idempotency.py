@@ -8,7 +8,7 @@ fails (4xx, 5xx) releases its key, so the client can fix it and try again with t
 import hashlib
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -19,11 +19,19 @@ from ..models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-ABANDONED_AFTER = timezone.timedelta(minutes=10)
+# A first request still unanswered after this long has died with its process (gunicorn kills a request after
+# GUNICORN_TIMEOUT, 60 s) or could not release its key (the database went down): its key is free again.
+ABANDONED_AFTER = timezone.timedelta(minutes=2)
+# A retry that finds the first request still running is told to come back after this many seconds.
+IN_PROGRESS_RETRY_AFTER = 5
 
 
 class IdempotencyConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
+
+
+class IdempotencyInProgress(IdempotencyConflict):
+    wait = IN_PROGRESS_RETRY_AFTER  # sent as Retry-After
 
 
 def respond(request, organisation, handler):
@@ -43,27 +51,35 @@ def respond(request, organisation, handler):
     try:
         response = handler()
     except BaseException:
-        record.delete()
+        _release(record)
         raise
     if status.is_success(response.status_code):
         record.response_status = response.status_code
         record.response_body = response.data
         record.save(update_fields=["response_status", "response_body"])
     else:
-        record.delete()
+        _release(record)
     return response
+
+
+def _release(record):
+    """Free the key of a request that failed, so that the client may send it again at once."""
+    try:
+        record.delete()
+    except DatabaseError:  # the database is what failed: the key frees itself after ABANDONED_AFTER
+        pass
 
 
 def _replay(organisation, key, fingerprint):
     record = IdempotencyRecord.objects.filter(organisation=organisation, key=key).first()
     if record is None:  # released a moment ago by a failed first request
-        raise IdempotencyConflict(
+        raise IdempotencyInProgress(
             "The first request with this Idempotency-Key has just failed; send it again.",
             code="idempotency_request_in_progress",
         )
     if record.response_status is None:
-        raise IdempotencyConflict(
-            "A request with this Idempotency-Key is still being handled; retry shortly.",
+        raise IdempotencyInProgress(
+            "A request with this Idempotency-Key is still being handled; send it again after Retry-After seconds.",
             code="idempotency_request_in_progress",
         )
     if record.fingerprint != fingerprint:

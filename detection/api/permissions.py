@@ -5,7 +5,11 @@ from accounts.models import ApiKey
 
 
 class HasScope(BasePermission):
-    """The request's API key carries the scope the view names for this method (`view.required_scopes`)."""
+    """The request's API key carries the scope the view names for this method (`view.required_scopes`).
+
+    HEAD needs what GET needs (it is a GET without the body). A method the view does not answer at all is let
+    through to DRF, which says 405 with the methods allowed: a key's scopes do not change what the URL offers.
+    """
 
     message = "This API key does not have the scope this request needs."
 
@@ -13,9 +17,12 @@ class HasScope(BasePermission):
         key = request.auth
         if not isinstance(key, ApiKey):
             return False
-        scope = view.required_scopes.get(request.method)
+        method = "GET" if request.method == "HEAD" else request.method
+        if method == "OPTIONS" or not hasattr(view, method.lower()):
+            return True
+        scope = view.required_scopes.get(method)
         if scope is None:
-            return request.method == "OPTIONS"
+            return False  # a method the view answers but did not give a scope: refused, never open
         if not key.has_scope(scope):
             self.message = f"This API key does not have the '{scope}' scope."
             return False

@@ -46,7 +46,18 @@ LINKS = {
 
 
 class AutoSchema(StandardizedErrorsAutoSchema):
-    """For views whose request body is given per media type: error codes come from `validation_serializer_class`."""
+    """For API-key views: the scope each operation needs, in its description; and for views whose request body
+    is given per media type, error codes from `validation_serializer_class`."""
+
+    def get_operation(self, *args, **kwargs):
+        # Here rather than in get_description, which @extend_schema(description=...) replaces.
+        operation = super().get_operation(*args, **kwargs)
+        scope = getattr(self.view, "required_scopes", {}).get(self.method)
+        if operation is not None and scope:
+            needs = f"Needs an API key with the `{scope}` scope (otherwise `403 permission_denied`)."
+            description = operation.get("description")
+            operation["description"] = f"{description}\n\n{needs}" if description else needs
+        return operation
 
     def _determine_fields_with_error_codes(self):
         serializer_class = getattr(self.view, "validation_serializer_class", None)

@@ -30,6 +30,42 @@ class MemberScoreSerializer(serializers.Serializer):
     probability = serializers.FloatField(help_text="the member's own probability of 'fake'")
 
 
+class VideoFaceSerializer(FaceScoreSerializer):
+    track = serializers.IntegerField(required=False, help_text="the face track this face belongs to (see tracks)")
+
+
+class VideoFrameScoreSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="position among the sampled frames, from 0")
+    t = serializers.FloatField(help_text="seconds from the start of the clip")
+    probability = serializers.FloatField(help_text="the frame's score: its most suspicious face, or the whole frame")
+    faces = VideoFaceSerializer(many=True, help_text="the frame's scored faces, most suspicious first")
+    frame_url = serializers.URLField(help_text="the sampled frame as a JPEG (no metadata)")
+
+
+class TrackBestSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="the sampled frame where this face scored highest")
+    t = serializers.FloatField()
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
+    probability = serializers.FloatField()
+
+
+class VideoTrackSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    probability = serializers.FloatField(help_text="the track's score: the mean of its most suspicious half of frames")
+    frames = serializers.IntegerField(help_text="sampled frames the face was found in")
+    start = serializers.FloatField(help_text="seconds")
+    end = serializers.FloatField(help_text="seconds")
+    best = TrackBestSerializer()
+
+
+class VideoSegmentSerializer(serializers.Serializer):
+    start = serializers.FloatField(help_text="seconds")
+    end = serializers.FloatField(help_text="seconds")
+    probability = serializers.FloatField(help_text="the highest frame score in the segment")
+    mean = serializers.FloatField(help_text="the mean frame score in the segment")
+    frames = serializers.IntegerField()
+
+
 class DetectionResultSerializer(serializers.ModelSerializer):
     model_version = serializers.CharField(source="model_version.name", help_text="the detector version that scored")
     probability = serializers.FloatField(
@@ -40,13 +76,41 @@ class DetectionResultSerializer(serializers.ModelSerializer):
     member_scores = MemberScoreSerializer(
         many=True, read_only=True, help_text="for an ensemble version: each member's own probability on the deciding crop"
     )
+    timeline = serializers.SerializerMethodField(help_text="videos: every sampled frame's score, in time order ([] for images)")
+    tracks = VideoTrackSerializer(many=True, read_only=True, help_text="videos: the face tracks, most suspicious first")
+    segments = VideoSegmentSerializer(many=True, read_only=True, help_text="videos: the timeline in 5-second segments")
 
     class Meta:
         model = Detection
         fields = [
             "probability", "label", "uncertain", "threshold", "scored_on", "faces", "member_scores", "model_version",
-            "created_at",
+            "timeline", "tracks", "segments", "created_at",
         ]
+
+    @extend_schema_field(VideoFrameScoreSerializer(many=True))
+    def get_timeline(self, detection):
+        request = self.context.get("request")
+        frames = []
+        for frame in detection.timeline or []:
+            path = reverse("api:video-frame", args=[detection.submission_id, frame["index"]])
+            frames.append({
+                "index": frame["index"], "t": frame["t"], "probability": frame["probability"], "faces": frame["faces"],
+                "frame_url": request.build_absolute_uri(path) if request is not None else path,
+            })
+        return frames
+
+
+class VideoInfoSerializer(serializers.Serializer):
+    duration_seconds = serializers.FloatField()
+    frame_rate = serializers.FloatField(help_text="average frames per second")
+    frame_count = serializers.IntegerField(help_text="frames in the file")
+    codec = serializers.CharField()
+    rotation = serializers.IntegerField(help_text="degrees the frames were turned to show upright")
+    variable_frame_rate = serializers.BooleanField()
+    frames_to_score = serializers.IntegerField(allow_null=True, help_text="frames sampled for scoring, once known")
+    frames_scored = serializers.IntegerField(help_text="progress while the clip is scored")
+    poster_url = serializers.URLField(help_text="the first frame as a JPEG")
+    metadata = serializers.DictField(help_text="container and stream metadata, location removed")
 
 
 class FinalVerdictSerializer(serializers.Serializer):
@@ -63,6 +127,7 @@ class SubmissionResultSerializer(serializers.ModelSerializer):
     detection = serializers.SerializerMethodField()
     final_verdict = serializers.SerializerMethodField()
     forensics = serializers.SerializerMethodField()
+    video = serializers.SerializerMethodField()
     callback_url = serializers.SerializerMethodField()
     review_state = serializers.ChoiceField(choices=ReviewState.choices, read_only=True)
     uploaded_by = serializers.CharField(
@@ -76,6 +141,7 @@ class SubmissionResultSerializer(serializers.ModelSerializer):
             "status",
             "status_url",
             "original_name",
+            "kind",
             "content_type",
             "size_bytes",
             "width",
@@ -89,6 +155,7 @@ class SubmissionResultSerializer(serializers.ModelSerializer):
             "final_verdict",
             "review_state",
             "forensics",
+            "video",
             "created_at",
             "updated_at",
             "scored_at",
@@ -107,7 +174,27 @@ class SubmissionResultSerializer(serializers.ModelSerializer):
     @extend_schema_field(DetectionResultSerializer(allow_null=True))
     def get_detection(self, submission):
         detection = latest_detection(submission)
-        return DetectionResultSerializer(detection).data if detection is not None else None
+        return DetectionResultSerializer(detection, context=self.context).data if detection is not None else None
+
+    @extend_schema_field(VideoInfoSerializer(allow_null=True))
+    def get_video(self, submission):
+        if not submission.is_video:
+            return None
+        info = submission.video_info or {}
+        path = reverse("api:video-poster", args=[submission.pk])
+        request = self.context.get("request")
+        return {
+            "duration_seconds": submission.duration_seconds,
+            "frame_rate": submission.frame_rate,
+            "frame_count": submission.frame_count,
+            "codec": info.get("codec", ""),
+            "rotation": info.get("rotation", 0),
+            "variable_frame_rate": info.get("variable_frame_rate", False),
+            "frames_to_score": submission.frames_to_score,
+            "frames_scored": submission.frames_scored,
+            "poster_url": request.build_absolute_uri(path) if request is not None else path,
+            "metadata": info.get("metadata", {}),
+        }
 
     @extend_schema_field(FinalVerdictSerializer)
     def get_final_verdict(self, submission):
@@ -206,7 +293,7 @@ def sent_fields(serializer, *names):
 class SubmissionCreateSerializer(serializers.Serializer):
     """Either `image` (multipart) or `url` (JSON or multipart), plus an optional `callback_url`."""
 
-    image = serializers.FileField(required=False, help_text="the image file (JPEG, PNG, WebP or HEIC)")
+    image = serializers.FileField(required=False, help_text="the image (JPEG, PNG, WebP or HEIC) or video (MP4, MOV, WebM, animated GIF or WebP) file")
     url = url_field(required=False, help_text=URL_HELP)
     callback_url = CallbackUrlField()
 
@@ -240,7 +327,7 @@ class SubmissionBatchSerializer(serializers.Serializer):
 # The request bodies as the contract gives them: one shape per way of sending (see schema.py). -------
 
 class SubmissionByFileSerializer(serializers.Serializer):
-    image = serializers.FileField(help_text="the image file (JPEG, PNG, WebP or HEIC)")
+    image = serializers.FileField(help_text="the image (JPEG, PNG, WebP or HEIC) or video (MP4, MOV, WebM, animated GIF or WebP) file")
     callback_url = CallbackUrlField()
 
 
@@ -338,4 +425,15 @@ class ConflictErrorSerializer(serializers.Serializer):
 class ConflictErrorResponseSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["client_error"])
     errors = ConflictErrorSerializer(many=True)
+
+
+class StorageUnavailableErrorSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["storage_unavailable"])
+    detail = serializers.CharField()
+    attr = serializers.CharField(allow_null=True)
+
+
+class StorageUnavailableErrorResponseSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["server_error"])
+    errors = StorageUnavailableErrorSerializer(many=True)
 

@@ -1,5 +1,6 @@
 """Rate limits per key and per organisation (cache counters), and a daily submission quota (database)."""
 import datetime
+import logging
 
 from django.conf import settings
 from django.utils import timezone
@@ -10,8 +11,19 @@ from accounts.models import ApiKey
 
 from ..models import Submission
 
+logger = logging.getLogger(__name__)
+
 
 class _SettingsRateThrottle(SimpleRateThrottle):
+    def allow_request(self, request, view):
+        # The counters live in the cache (Redis in production). A cache that is down must not take the API
+        # down with it: for that while, requests go through unthrottled (the daily quota, in the database, holds).
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # redis-py and the cache backends raise their own types
+            logger.warning("rate limit not applied, the cache is unreachable: %s", exc)
+            return True
+
     def get_rate(self):
         # Read the rate now, not at import (DRF's default), so that a settings change takes effect.
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]

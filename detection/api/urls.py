@@ -12,6 +12,8 @@ urlpatterns = [
     path(
         "submissions/<uuid:pk>/evidence/<str:kind>.png", views.EvidenceImageView.as_view(), name="evidence-image"
     ),
+    path("submissions/<uuid:pk>/frames/<int:index>.jpg", views.VideoFrameView.as_view(), name="video-frame"),
+    path("submissions/<uuid:pk>/poster.jpg", views.VideoPosterView.as_view(), name="video-poster"),
     path("submissions/<uuid:pk>/report.pdf", SubmissionReportView.as_view(), name="submission-report"),
     path("webhook-secret/", views.WebhookSecretView.as_view(), name="webhook-secret"),
     path("keys/", views.ApiKeyListCreateView.as_view(), name="key-list"),

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Q, Subquery
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -16,7 +16,7 @@ from drf_spectacular.utils import (
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import ErrorDetail, NotFound, Throttled, ValidationError
+from rest_framework.exceptions import APIException, ErrorDetail, NotFound, Throttled, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -26,7 +26,7 @@ import audit
 from accounts import api_keys
 from accounts.models import ApiKey
 
-from .. import fetch, services, webhooks
+from .. import fetch, services, storage, webhooks
 from ..models import EVIDENCE_IMAGE_KINDS, Detection, Evidence, Submission
 from ..validation import InvalidImage
 from . import idempotency
@@ -38,6 +38,7 @@ from .serializers import (
     BatchByFilesSerializer,
     BatchByUrlsSerializer,
     ConflictErrorResponseSerializer,
+    StorageUnavailableErrorResponseSerializer,
     NewApiKeySerializer,
     SubmissionBatchResultSerializer,
     SubmissionBatchSerializer,
@@ -64,6 +65,24 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     description="Any unique string (a UUID): a retry with the same key returns the first response.",
 )
 CONFLICT_RESPONSE = OpenApiResponse(ConflictErrorResponseSerializer, description="Idempotency-Key conflict")
+# Seconds a client is asked to wait when the file store is out of reach (botocore has already retried by then).
+STORAGE_RETRY_AFTER_SECONDS = 30
+STORAGE_UNAVAILABLE_RESPONSE = OpenApiResponse(
+    StorageUnavailableErrorResponseSerializer,
+    description="Images cannot be stored right now; nothing was stored. Send the same request again after `Retry-After` seconds.",
+)
+RETRY_AFTER_HEADER = OpenApiParameter(
+    "Retry-After", int, OpenApiParameter.HEADER, description="seconds to wait before sending the request again", response=[503]
+)
+
+
+class StorageUnavailableError(APIException):
+    """503 with Retry-After: the file store is out of reach, nothing was stored, the same request may be sent again."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Images cannot be stored right now; nothing was stored. Try again after Retry-After seconds."
+    default_code = "storage_unavailable"
+    wait = STORAGE_RETRY_AFTER_SECONDS  # drf-standardized-errors sends it as Retry-After
 
 
 class SubmissionCursorPagination(CursorPagination):
@@ -96,6 +115,7 @@ class PartnerAPIView(generics.GenericAPIView):
     permission_classes = [IsAuthenticated, HasScope]
     throttle_classes = [ApiKeyRateThrottle, OrganisationRateThrottle]
     required_scopes = {}
+    schema = AutoSchema()  # says in each operation which scope it needs
     audit_data = None
 
     @property
@@ -235,8 +255,8 @@ class SubmissionListCreateView(PartnerAPIView):
                 request_only=True,
             )
         ],
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: SubmissionResultSerializer, 409: CONFLICT_RESPONSE},
+        parameters=[IDEMPOTENCY_PARAMETER, RETRY_AFTER_HEADER],
+        responses={201: SubmissionResultSerializer, 409: CONFLICT_RESPONSE, 503: STORAGE_UNAVAILABLE_RESPONSE},
     )
     def post(self, request):
         serializer = SubmissionCreateSerializer(data=request.data)
@@ -252,6 +272,8 @@ class SubmissionListCreateView(PartnerAPIView):
                 raise ValidationError({"url": [ErrorDetail(str(exc), code=exc.code)]}) from None
             except InvalidImage as exc:
                 raise ValidationError({field: [ErrorDetail(str(exc), code="invalid_image")]}) from None
+            except storage.StorageUnavailable:
+                raise StorageUnavailableError() from None
             self.audit_data = {"submissions": [str(submission.pk)]}
             body = self.get_serializer(submission).data
             return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["status_url"]})
@@ -292,8 +314,8 @@ class SubmissionBatchView(PartnerAPIView):
                 request_only=True,
             )
         ],
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: SubmissionBatchResultSerializer, 409: CONFLICT_RESPONSE},
+        parameters=[IDEMPOTENCY_PARAMETER, RETRY_AFTER_HEADER],
+        responses={201: SubmissionBatchResultSerializer, 409: CONFLICT_RESPONSE, 503: STORAGE_UNAVAILABLE_RESPONSE},
     )
     def post(self, request):
         serializer = SubmissionBatchSerializer(data=request.data)
@@ -313,7 +335,13 @@ class SubmissionBatchView(PartnerAPIView):
                 except (fetch.FetchError, InvalidImage) as exc:
                     code = getattr(exc, "code", "invalid_image")
                     rejected.append({"index": index, "name": str(name)[:255], "code": code, "detail": str(exc)})
+                except storage.StorageUnavailable:
+                    # The store would refuse the rest too: this item and the later ones were not stored.
+                    rejected.extend(not_stored(items, index))
+                    break
             self.audit_data = {"submissions": [str(s.pk) for s in accepted], "rejected": len(rejected)}
+            if not accepted and any(r["code"] == StorageUnavailableError.default_code for r in rejected):
+                raise StorageUnavailableError()
             if not accepted:
                 raise ValidationError(
                     {kind_field(items): [ErrorDetail(f"item {r['index']}: {r['detail']}", code=r["code"]) for r in rejected]}
@@ -332,6 +360,19 @@ SubmissionListCreateView = document_submit_errors(
 SubmissionBatchView = document_submit_errors(
     SubmissionBatchView, extra=[(FETCH_ERROR_CODES + ["invalid_image"], "urls"), (["invalid_image"], "images")]
 )
+
+
+def not_stored(items, start):
+    """Batch rejections for items[start:], which were not stored because the file store is out of reach."""
+    return [
+        {
+            "index": index,
+            "name": str(item if kind == "url" else item.name)[:255],
+            "code": StorageUnavailableError.default_code,
+            "detail": "not stored: images cannot be stored right now; send it again later",
+        }
+        for index, (kind, item) in enumerate(items[start:], start)
+    ]
 
 
 def kind_field(items):
@@ -373,10 +414,49 @@ class EvidenceImageView(PartnerAPIView):
         return response
 
 
+class VideoFrameView(PartnerAPIView):
+    """A sampled frame of a scored clip (its index in the detection's timeline), or the clip's poster frame."""
+
+    required_scopes = {"GET": "read"}
+
+    @extend_schema(
+        operation_id="submissions_frames_retrieve",
+        summary="A sampled frame of a video submission, as JPEG",
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, pk, index=None):
+        from ..video.views import frame_name
+
+        submission = get_object_or_404(self.organisation_submissions(), pk=pk)
+        if not submission.is_video:
+            raise NotFound("not a video")
+        try:
+            name = submission.video_info.get("poster", "") if index is None else frame_name(submission, index)
+        except Http404:
+            name = ""
+        if not name or not default_storage.exists(name):
+            raise NotFound("no such frame")
+        response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class VideoPosterView(VideoFrameView):
+    @extend_schema(
+        operation_id="submissions_poster_retrieve",
+        summary="The first frame of a video submission, as JPEG",
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, pk):
+        return super().get(request, pk)
+
+
 class WebhookSecretView(PartnerAPIView):
     """The secret your webhooks are signed with (docs/api.md shows how to check a signature)."""
 
-    required_scopes = {"GET": "read"}
+    # Whoever holds the secret can sign a forged result; webhooks go to the callback URLs that submitting keys
+    # give. So `submit`, not `read`: a key that may only read results must not be able to forge them.
+    required_scopes = {"GET": "submit"}
     serializer_class = WebhookSecretSerializer
 
     @extend_schema(summary="The secret your webhooks are signed with", responses={200: WebhookSecretSerializer})

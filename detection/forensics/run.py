@@ -76,6 +76,11 @@ def _compute_signals(submission, detection, want_heatmap):
     except OSError as exc:
         failure = {"status": "error", "error": f"the stored image could not be read: {exc}"}
         return {name: dict(failure) for name in SIGNALS}
+    if submission.is_video:
+        from ..video import evidence as video_evidence
+
+        detector, unavailable = _detector(detection)
+        return video_evidence.signals(submission, detection, data, detector, unavailable)
 
     signals = {
         "metadata": capture("metadata", metadata.read, data),

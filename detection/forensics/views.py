@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import services
 from ..models import EVIDENCE_IMAGE_KINDS, Evidence
@@ -11,7 +11,7 @@ from .receivers import enqueue_evidence
 
 
 @login_required
-@require_GET
+@require_safe
 def evidence_image(request, pk, kind):
     """One derivative PNG (heatmap, faces, ela, noise) of a submission the user may see."""
     submission = get_object_or_404(services.visible_submissions(request.user), pk=pk)

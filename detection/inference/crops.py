@@ -105,7 +105,11 @@ def training_crop(image, box):
 
 def scoring_input(data, size, max_faces=16):
     """The crops to score for the image `data` (bytes) at the model's input `size`."""
-    image = open_full(data)
+    return scoring_input_for(open_full(data), size, max_faces)
+
+
+def scoring_input_for(image, size, max_faces=16):
+    """The crops to score for a decoded RGB `image` (a still, or one frame of a video)."""
     boxes = find_face_boxes(image)
     if not boxes:
         return ScoringInput([image_to_array(image, size)], NO_FACE)

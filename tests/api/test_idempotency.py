@@ -74,10 +74,28 @@ def test_a_retry_while_the_first_request_is_still_running_is_told_to_wait(api, p
     response = post_image(api, "slow")
     assert response.status_code == 409
     assert response.json()["errors"][0]["code"] == "idempotency_request_in_progress"
+    assert response["Retry-After"] == "5"
     assert not Submission.objects.exists()
 
 
 def test_a_first_request_that_never_finished_does_not_block_its_key(api, partner_org, active_model):
     record = IdempotencyRecord.objects.create(organisation=partner_org, key="crashed", fingerprint="first request")
-    IdempotencyRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=11))
+    IdempotencyRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=3))
     assert post_image(api, "crashed").status_code == 201
+
+
+def test_a_request_that_fails_while_the_database_is_down_answers_503_and_its_key_frees_itself(api, partner_org, active_model):
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    api.raise_request_exception = False
+    down = OperationalError("the database system is shutting down")
+    with mock.patch("detection.api.views.submit_one", side_effect=down), mock.patch(
+        "detection.models.IdempotencyRecord.delete", side_effect=down
+    ):
+        response = post_image(api, "during-outage")
+    assert response.status_code == 503 and response["Retry-After"]  # the outage, not the failed release
+    assert post_image(api, "during-outage").status_code == 409  # not released: the database was down
+    IdempotencyRecord.objects.filter(key="during-outage").update(created_at=timezone.now() - datetime.timedelta(minutes=3))
+    assert post_image(api, "during-outage").status_code == 201

@@ -64,3 +64,13 @@ def test_a_429_says_when_to_come_back_even_after_the_rate_was_lowered(api, setti
     response = api.get(LIST)
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 60
+
+
+def test_with_the_cache_unreachable_requests_go_through_unthrottled_instead_of_failing(api, settings):
+    from unittest import mock
+
+    rates(settings, api_key="1/min")
+    unreachable = mock.Mock(**{"get.side_effect": ConnectionError("Redis is down")})
+    with mock.patch("rest_framework.throttling.SimpleRateThrottle.cache", unreachable):
+        answers = [api.get(reverse("api:submission-list")).status_code for _ in range(3)]
+    assert answers == [200, 200, 200]

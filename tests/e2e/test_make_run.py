@@ -93,3 +93,13 @@ def test_make_run_says_once_that_it_runs_as_root_instead_of_the_workers_warning(
         time.sleep(0.3)
     assert "superuser privileges" not in log.read_text(errors="replace")
     assert re.search(r"running as root\. Fine in a throwaway container", output.read_text())
+
+
+def test_make_run_starts_celery_beat_which_sends_the_recovery_sweep(run_dev):
+    base, output, var = run_dev
+    log = var / "beat.log"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (log.exists() and "Sending due task sweep (detection.tasks.sweep)" in log.read_text(errors="replace")):
+        assert time.monotonic() < deadline, "beat sent no sweep:\n" + (log.read_text(errors="replace") if log.exists() else output.read_text())
+        time.sleep(0.3)
+    assert "recovery sweep every 10 s" in output.read_text()

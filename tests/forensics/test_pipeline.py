@@ -1,5 +1,5 @@
 """The evidence task: runs after scoring, stores every signal, survives a failing or slow signal, runs once."""
-import time
+import threading
 
 import pytest
 from PIL import Image
@@ -74,15 +74,20 @@ def test_a_failing_signal_is_reported_and_the_others_still_run(active_model, sco
 def test_a_signal_that_runs_past_its_budget_is_stopped_and_says_so(active_model, scored, monkeypatch, settings):
     settings.VERITY_FORENSICS_SIGNAL_SECONDS = 0.5
 
+    release, finished = threading.Event(), threading.Event()
+
     def slow(data):
-        time.sleep(5)
+        release.wait(timeout=60)  # runs until the test lets it go: far past its budget
+        finished.set()
         return {}
 
     monkeypatch.setattr(metadata, "read", slow)
-    started = time.monotonic()
-    submission = scored(make_image_bytes("JPEG", size=(120, 90)))
-
-    assert time.monotonic() - started < 4
+    try:
+        submission = scored(make_image_bytes("JPEG", size=(120, 90)))
+        # The evidence was stored while the signal was still running: it was not waited for.
+        assert not finished.is_set()
+    finally:
+        release.set()
     result = summary(submission)["signals"]["metadata"]
     assert result["status"] == "timeout"
     assert "longer than 0.5 s" in result["error"]
