@@ -98,7 +98,7 @@ def main():
     from detection.inference.runtime import get_detector
     from detection.models import Detection, Submission
     from detection.video import reader
-    from detection.video.scoring import SCORING_SIDE
+    from detection.video.scoring import DETECT_SIDE, SCORING_SIDE
     from training.defaults import ensure_default_model
 
     started = time.perf_counter()
@@ -130,7 +130,7 @@ def main():
                 if max(image.size) > SCORING_SIDE:
                     image = image.copy()
                     image.thumbnail((SCORING_SIDE, SCORING_SIDE))
-                found.append(crops.scoring_input_for(image, version.input_size, 16))
+                found.append(crops.scoring_input_for(image, version.input_size, 16, detect_max_side=DETECT_SIDE))
             detector.predict(np.stack([c for f in found for c in f.crops]))
         figures["frames_scored_per_s"] = round(len(sampled) / (time.perf_counter() - started), 2)
         figures["runtime"] = detector.runtime

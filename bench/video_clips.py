@@ -97,11 +97,12 @@ def score_clip(data, detector, size, rate, max_frames, duration):
     """Each sampled frame's {"t", "probability", "subject", "faces"} scored as detection/video/scoring.py does."""
     from detection.inference import crops
     from detection.video import reader, tracks
+    from detection.video.scoring import DETECT_SIDE
 
     frames, batch = [], []
     with reader.ContainerClip(data) as clip:
         for t, image in clip.frames_at(reader.sample_times(duration, rate, max_frames)):
-            found = crops.scoring_input_for(image, size, 16)
+            found = crops.scoring_input_for(image, size, 16, detect_max_side=DETECT_SIDE)
             frames.append({"t": round(t, 3), "subject": found.subject, "boxes": found.boxes, "n": len(found.crops),
                            "signature": tracks.frame_signature(image)})
             batch.extend(found.crops)

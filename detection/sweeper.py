@@ -3,9 +3,9 @@
 Celery beat runs `detection.tasks.sweep` every VERITY_SWEEP_INTERVAL_SECONDS (`make run` starts beat beside
 the worker; docker-compose has a `beat` service); `manage.py sweep` runs it once by hand. Each pass:
 
-- **Submissions** queued or processing with no sign of life for VERITY_STUCK_AFTER_SECONDS (ten times that
-  while messages still wait in the inference queue: they are most likely waiting their turn) are sent to the
-  inference queue again: their message was lost with a killed worker (its prefetched messages stay
+- **Submissions** queued or processing with no sign of life for VERITY_STUCK_AFTER_SECONDS are sent to the
+  inference queue again, once that queue has drained (while messages still wait in it, a quiet submission is
+  most likely waiting its turn, and a lost one sent again would only join the back of the same queue): their message was lost with a killed worker (its prefetched messages stay
   unacknowledged in Redis until the visibility timeout), with a broker that restarted without them, or the
   batch that took them up died. Scoring is idempotent (one detection per submission and model version, a
   unique constraint), so a submission sent twice is still scored once. A submission the sweeper sent is not
@@ -31,8 +31,6 @@ from .models import Evidence, Submission, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
-# With a backlog in the inference queue, submissions count as stuck only after this many times the usual wait.
-BACKLOG_PATIENCE = 10
 # Evidence rows may stay pending while their task runs, up to its hard time limit (detection/tasks.py).
 EVIDENCE_TIME_LIMIT_SECONDS = 360
 # Scored submissions older than this are not given evidence by the sweeper (they predate it, or were purged).
@@ -55,13 +53,10 @@ def sweep(now=None):
     return done
 
 
-def stuck_submissions(now=None, after_seconds=None):
-    """Queued or processing submissions with no sign of life for `after_seconds`, oldest first.
-
-    `after_seconds` defaults to VERITY_STUCK_AFTER_SECONDS.
-    """
+def stuck_submissions(now=None):
+    """Queued or processing submissions with no sign of life for VERITY_STUCK_AFTER_SECONDS, oldest first."""
     now = now or timezone.now()
-    stale = now - timezone.timedelta(seconds=settings.VERITY_STUCK_AFTER_SECONDS if after_seconds is None else after_seconds)
+    stale = now - timezone.timedelta(seconds=settings.VERITY_STUCK_AFTER_SECONDS)
     quiet = Q(updated_at__lt=stale) & (Q(requeued_at__isnull=True) | Q(requeued_at__lt=stale))
     return Submission.objects.filter(
         Q(enqueue_pending=True) | quiet, status__in=[Submission.Status.QUEUED, Submission.Status.PROCESSING]
@@ -79,12 +74,15 @@ def resend_stuck_submissions(now=None):
     from .services import enqueue_scoring
 
     now = now or timezone.now()
-    # While messages still wait in the inference queue, a quiet submission is most likely waiting its turn, not
-    # lost: re-sending the whole backlog would only make the workers read it twice. Lost ones are sent once the
-    # queue has drained (the next pass after), or after BACKLOG_PATIENCE times the usual wait if it never does.
-    after = settings.VERITY_STUCK_AFTER_SECONDS * (BACKLOG_PATIENCE if inference_backlog() else 1)
+    stuck = stuck_submissions(now)
+    if inference_backlog():
+        # Messages still wait in the inference queue: a quiet submission is most likely among them, and one whose
+        # message was lost would only join the back of that same queue if sent again. So wait until it drains
+        # (the pass after), sending now only what never reached the broker. Measured with bench/faults.py: re-sending
+        # on age alone during a 10,000-upload backlog sent 19,703 copies and slowed the workers that drain it.
+        stuck = stuck.filter(enqueue_pending=True)
     sent = []
-    for pk in stuck_submissions(now, after).values_list("pk", flat=True)[: settings.VERITY_SWEEP_LIMIT]:
+    for pk in stuck.values_list("pk", flat=True)[: settings.VERITY_SWEEP_LIMIT]:
         if not enqueue_scoring(pk):
             break  # the broker is down: enqueue_scoring marked it pending; the next pass tries again
         sent.append(pk)

@@ -80,11 +80,11 @@ def _fallback_faces(image):
     return []
 
 
-def find_face_boxes(image):
-    """Face boxes (x, y, w, h) in `image`'s pixels, largest first, found on a copy of at most DETECT_MAX_SIDE."""
+def find_face_boxes(image, max_side=DETECT_MAX_SIDE):
+    """Face boxes (x, y, w, h) in `image`'s pixels, largest first, found on a copy of at most `max_side`."""
     from detection.forensics.faces import find_faces
 
-    scale = min(1.0, DETECT_MAX_SIDE / max(image.size))
+    scale = min(1.0, max_side / max(image.size))
     small = image if scale == 1.0 else image.resize(
         (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR
     )
@@ -108,9 +108,11 @@ def scoring_input(data, size, max_faces=16):
     return scoring_input_for(open_full(data), size, max_faces)
 
 
-def scoring_input_for(image, size, max_faces=16):
-    """The crops to score for a decoded RGB `image` (a still, or one frame of a video)."""
-    boxes = find_face_boxes(image)
+def scoring_input_for(image, size, max_faces=16, detect_max_side=DETECT_MAX_SIDE):
+    """The crops to score for a decoded RGB `image` (a still, or one frame of a video: those look for faces on
+    a smaller copy, detection/video/scoring.py, since a clip has many frames to search)."""
+    # The image path calls exactly what it always did; video frames ask for their smaller search copy.
+    boxes = find_face_boxes(image) if detect_max_side == DETECT_MAX_SIDE else find_face_boxes(image, detect_max_side)
     if not boxes:
         return ScoringInput([image_to_array(image, size)], NO_FACE)
     width, height = image.size

@@ -281,17 +281,20 @@ def test_while_messages_wait_in_the_inference_queue_quiet_uploads_are_left_to_wa
     journalist, settings, sent, empty_inference_queue
 ):
     settings.VERITY_STUCK_AFTER_SECONDS = 30
-    submission = upload(journalist)
-    empty_inference_queue.return_value = 500  # a deep backlog: it is most likely among those 500
-    assert sweeper.resend_stuck_submissions(now=later(60)) == 0
-    assert sweeper.resend_stuck_submissions(now=later(30 * sweeper.BACKLOG_PATIENCE + 1)) == 1  # patience ran out
+    quiet = upload(journalist)
+    never_sent = upload(journalist, color=(20, 20, 220))
+    Submission.objects.filter(pk=never_sent.pk).update(enqueue_pending=True)
+    empty_inference_queue.return_value = 500  # a deep backlog: the quiet one is most likely among those 500
+    assert sweeper.resend_stuck_submissions(now=later(3600)) == 1
+    assert sent_ids(sent) == [str(never_sent.pk)]  # what never reached the broker is sent all the same
     sent.reset_mock()
-    Submission.objects.filter(pk=submission.pk).update(requeued_at=None)
     empty_inference_queue.return_value = 0  # drained, and it was not scored: its message was lost
     assert sweeper.resend_stuck_submissions(now=later(60)) == 1
-    empty_inference_queue.return_value = None  # a broker that cannot say: the usual wait
-    Submission.objects.filter(pk=submission.pk).update(requeued_at=None)
-    assert sweeper.resend_stuck_submissions(now=later(60)) == 1
+    assert sent_ids(sent) == [str(quiet.pk)]
+    sent.reset_mock()
+    empty_inference_queue.return_value = None  # a broker that cannot say: sent again after the usual wait
+    assert sweeper.resend_stuck_submissions(now=later(120)) == 1
+    assert sent_ids(sent) == [str(quiet.pk)]
 
 
 def test_the_inference_backlog_is_what_the_broker_says_waits_in_the_inference_queue(monkeypatch):
