@@ -4,8 +4,8 @@ Celery beat runs `detection.tasks.sweep` every VERITY_SWEEP_INTERVAL_SECONDS (`m
 the worker; docker-compose has a `beat` service); `manage.py sweep` runs it once by hand. Each pass:
 
 - **Submissions** queued or processing with no sign of life for VERITY_STUCK_AFTER_SECONDS are sent to the
-  inference queue again, once that queue has drained (while messages still wait in it, a quiet submission is
-  most likely waiting its turn, and a lost one sent again would only join the back of the same queue): their message was lost with a killed worker (its prefetched messages stay
+  inference queue again; while N messages still wait in that queue, all but the N most recently sent (they may
+  be those N: the queue is first in, first out): their message was lost with a killed worker (its prefetched messages stay
   unacknowledged in Redis until the visibility timeout), with a broker that restarted without them, or the
   batch that took them up died. Scoring is idempotent (one detection per submission and model version, a
   unique constraint), so a submission sent twice is still scored once. A submission the sweeper sent is not
@@ -25,6 +25,7 @@ import logging
 
 from django.conf import settings
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Evidence, Submission, WebhookDelivery
@@ -74,15 +75,21 @@ def resend_stuck_submissions(now=None):
     from .services import enqueue_scoring
 
     now = now or timezone.now()
+    limit = settings.VERITY_SWEEP_LIMIT
     stuck = stuck_submissions(now)
-    if inference_backlog():
-        # Messages still wait in the inference queue: a quiet submission is most likely among them, and one whose
-        # message was lost would only join the back of that same queue if sent again. So wait until it drains
-        # (the pass after), sending now only what never reached the broker. Measured with bench/faults.py: re-sending
-        # on age alone during a 10,000-upload backlog sent 19,703 copies and slowed the workers that drain it.
-        stuck = stuck.filter(enqueue_pending=True)
+    ids = list(stuck.filter(enqueue_pending=True).values_list("pk", flat=True)[:limit])  # never reached the broker
+    sent_before = stuck.filter(enqueue_pending=False).order_by(Coalesce("requeued_at", "created_at"), "created_at")
+    waiting = inference_backlog()
+    if waiting:
+        # The queue is first in, first out: the messages still waiting in it are the most recently sent. So of the
+        # quiet submissions, all but the `waiting` most recently sent cannot be among them: their messages were
+        # lost. Send those (oldest first) and leave the rest to wait their turn. Measured with bench/faults.py:
+        # re-sending on age alone during a 10,000-upload backlog sent 19,703 copies and slowed the workers.
+        lost = max(0, sent_before.count() - waiting)
+        sent_before = sent_before[:lost]
+    ids += list(sent_before.values_list("pk", flat=True)[: max(0, limit - len(ids))])
     sent = []
-    for pk in stuck.values_list("pk", flat=True)[: settings.VERITY_SWEEP_LIMIT]:
+    for pk in ids:
         if not enqueue_scoring(pk):
             break  # the broker is down: enqueue_scoring marked it pending; the next pass tries again
         sent.append(pk)

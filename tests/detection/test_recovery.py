@@ -277,24 +277,28 @@ def test_a_batch_that_cannot_reach_the_file_store_goes_back_without_failing_anyo
     assert submission.status == Submission.Status.SCORED
 
 
-def test_while_messages_wait_in_the_inference_queue_quiet_uploads_are_left_to_wait_their_turn(
+def test_while_messages_wait_in_the_inference_queue_only_the_quiet_ones_sent_before_them_are_sent_again(
     journalist, settings, sent, empty_inference_queue
 ):
     settings.VERITY_STUCK_AFTER_SECONDS = 30
-    quiet = upload(journalist)
-    never_sent = upload(journalist, color=(20, 20, 220))
+    oldest, older, newest = (upload(journalist, color=(20, 20, c)) for c in (100, 150, 200))
+    never_sent = upload(journalist, color=(20, 200, 20))
     Submission.objects.filter(pk=never_sent.pk).update(enqueue_pending=True)
-    empty_inference_queue.return_value = 500  # a deep backlog: the quiet one is most likely among those 500
-    assert sweeper.resend_stuck_submissions(now=later(3600)) == 1
-    assert sent_ids(sent) == [str(never_sent.pk)]  # what never reached the broker is sent all the same
+    # Two messages wait: first in, first out, so they can only be those of the two most recently sent.
+    empty_inference_queue.return_value = 2
+    assert sweeper.resend_stuck_submissions(now=later(60)) == 2
+    assert sent_ids(sent) == [str(never_sent.pk), str(oldest.pk)]
+
     sent.reset_mock()
-    empty_inference_queue.return_value = 0  # drained, and it was not scored: its message was lost
-    assert sweeper.resend_stuck_submissions(now=later(60)) == 1
-    assert sent_ids(sent) == [str(quiet.pk)]
+    empty_inference_queue.return_value = 5  # as many waiting as quiet ones: any of them may be waiting
+    assert sweeper.resend_stuck_submissions(now=later(120)) == 0
+    empty_inference_queue.return_value = 0  # drained, and still not scored: every quiet one was lost
+    assert sweeper.resend_stuck_submissions(now=later(120)) == 4
+    # The longest unsent first: the two never sent again, then the two sent at the first pass.
+    assert sent_ids(sent) == [str(older.pk), str(newest.pk), str(oldest.pk), str(never_sent.pk)]
     sent.reset_mock()
-    empty_inference_queue.return_value = None  # a broker that cannot say: sent again after the usual wait
-    assert sweeper.resend_stuck_submissions(now=later(120)) == 1
-    assert sent_ids(sent) == [str(quiet.pk)]
+    empty_inference_queue.return_value = None  # a broker that cannot say: every quiet one, after the usual wait
+    assert sweeper.resend_stuck_submissions(now=later(180)) == 4
 
 
 def test_the_inference_backlog_is_what_the_broker_says_waits_in_the_inference_queue(monkeypatch):
