@@ -164,9 +164,6 @@ def score_many(submission_ids):
     for missing in {str(i) for i in submission_ids} - submissions.keys():
         logger.info("submission %s no longer exists; nothing to score", missing)
         results[missing] = None
-    for key in [key for key, s in submissions.items() if s.status == Submission.Status.FAILED]:
-        del submissions[key]  # failing is final: a redelivered or re-sent task does nothing
-        results[key] = None
     if not submissions:
         return results
     try:

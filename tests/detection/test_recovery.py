@@ -106,16 +106,19 @@ def test_a_sent_again_submission_is_scored_once_with_one_audit_event(active_mode
     assert AuditEvent.objects.filter(action="submission.scored", target_id=str(submission.pk)).count() == 1
 
 
-def test_a_failed_submission_stays_failed_when_a_copy_of_its_message_arrives(active_model, journalist):
+def test_a_submission_fails_once_and_a_later_retry_with_a_working_model_scores_it(active_model, journalist):
     submission = upload(journalist)
-    services._fail(submission, "the stored image could not be read: gone")
+    services._fail(submission, "the detector is unavailable: model file cannot be loaded")
     services._fail(submission, "a second reason")  # never twice
-    assert services.score(submission.pk) is None
     submission.refresh_from_db()
-    assert submission.status == Submission.Status.FAILED
-    assert submission.failure_reason == "the stored image could not be read: gone"
-    assert not Detection.objects.filter(submission=submission).exists()
+    assert submission.failure_reason == "the detector is unavailable: model file cannot be loaded"
     assert AuditEvent.objects.filter(action="submission.failed", target_id=str(submission.pk)).count() == 1
+    # The sweep never sends a failed submission again; a task sent on purpose (the model fixed) scores it.
+    assert sweeper.resend_stuck_submissions(now=later(3600)) == 0
+    detection = services.score(submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.SCORED and detection is not None
+    assert Detection.objects.filter(submission=submission).count() == 1
 
 
 def test_each_batch_that_takes_a_submission_up_counts_and_a_poison_image_fails_after_the_limit(
