@@ -1,9 +1,10 @@
 """`Idempotency-Key`: a retried request gets the first response instead of making a second submission.
 
 The first request with a key claims it (a unique row per organisation and key); its successful response
-is stored and replayed to every retry within VERITY_API_IDEMPOTENCY_HOURS. A retry that arrives while
-the first is still running gets 409; the same key with a different request gets 409 too. A request that
-fails (4xx, 5xx) releases its key, so the client can fix it and try again with the same key.
+is stored in the same transaction as what the request created and replayed to every retry within
+VERITY_API_IDEMPOTENCY_HOURS. A retry that arrives while the first is still running gets 409; the same key
+with a different request gets 409 too. A request that fails (4xx, 5xx) releases its key, so the client can
+fix it and try again with the same key.
 """
 import hashlib
 
@@ -13,6 +14,8 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
+
+import audit
 
 from ..models import IdempotencyRecord
 
@@ -48,16 +51,30 @@ def respond(request, organisation, handler):
             record = IdempotencyRecord.objects.create(organisation=organisation, key=key, fingerprint=fingerprint)
     except IntegrityError:
         return _replay(organisation, key, fingerprint)
+    refusal = None
     try:
-        response = handler()
+        # What the handler stores and the response that reports it commit together: a process killed in
+        # between leaves neither, so a retry after ABANDONED_AFTER cannot make a second submission. Audit
+        # events are appended at the end, so the chain's lock is held only until this commit.
+        with transaction.atomic(), audit.deferred():
+            try:
+                response = handler()
+            except APIException as exc:
+                if exc.status_code >= 500:
+                    raise
+                refusal = exc  # a refusal keeps what it recorded (the rejection in the audit trail)
+            else:
+                if status.is_success(response.status_code):
+                    record.response_status = response.status_code
+                    record.response_body = response.data
+                    record.save(update_fields=["response_status", "response_body"])
     except BaseException:
         _release(record)
         raise
-    if status.is_success(response.status_code):
-        record.response_status = response.status_code
-        record.response_body = response.data
-        record.save(update_fields=["response_status", "response_body"])
-    else:
+    if refusal is not None:
+        _release(record)
+        raise refusal
+    if not status.is_success(response.status_code):
         _release(record)
     return response
 

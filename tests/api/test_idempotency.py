@@ -99,3 +99,45 @@ def test_a_request_that_fails_while_the_database_is_down_answers_503_and_its_key
     assert post_image(api, "during-outage").status_code == 409  # not released: the database was down
     IdempotencyRecord.objects.filter(key="during-outage").update(created_at=timezone.now() - datetime.timedelta(minutes=3))
     assert post_image(api, "during-outage").status_code == 201
+
+
+def test_a_process_killed_before_its_response_is_stored_leaves_no_submission_to_duplicate(api, partner_org, active_model):
+    """The web process dies after the upload was handled but before its response was kept (gunicorn's
+    worker SIGKILLed): the submission goes with it, so the client's retry makes the only one."""
+    from unittest import mock
+
+    from audit.models import AuditEvent
+
+    class Killed(BaseException):  # not an Exception: nothing in the request path may handle it
+        pass
+
+    save = IdempotencyRecord.save
+
+    def die_when_the_response_is_kept(record, *args, **kwargs):
+        if kwargs.get("update_fields"):
+            raise Killed()
+        return save(record, *args, **kwargs)
+
+    events_before = AuditEvent.objects.count()
+    with mock.patch.object(IdempotencyRecord, "save", die_when_the_response_is_kept):
+        try:
+            post_image(api, "killed")
+        except Killed:
+            pass
+    assert not Submission.objects.exists()
+    assert AuditEvent.objects.count() == events_before  # no "uploaded" event for an upload that is not there
+    retry = post_image(api, "killed")
+    assert retry.status_code == 201
+    assert post_image(api, "killed").json() == retry.json()
+    assert Submission.objects.count() == 1
+
+
+def test_a_refused_request_keeps_its_rejection_in_the_audit_trail(api, active_model):
+    from audit.models import AuditEvent
+
+    bad = api.post(
+        LIST, {"image": SimpleUploadedFile("x.jpg", b"not an image")}, format="multipart", HTTP_IDEMPOTENCY_KEY="refused"
+    )
+    assert bad.status_code == 400
+    assert AuditEvent.objects.filter(action="submission.rejected").count() == 1
+    assert not IdempotencyRecord.objects.filter(key="refused").exists()
