@@ -97,8 +97,8 @@ def main():
     from detection.inference import crops
     from detection.inference.runtime import get_detector
     from detection.models import Detection, Submission
-    from detection.video import reader
-    from detection.video.scoring import DETECT_SIDE, SCORING_SIDE
+    from detection.video import facesearch, reader
+    from detection.video.scoring import CHUNK_FRAMES, DETECT_SIDE, SCORING_SIDE
     from training.defaults import ensure_default_model
 
     started = time.perf_counter()
@@ -124,13 +124,15 @@ def main():
         detector = get_detector(version)
         detector.predict(np.zeros((1, version.input_size, version.input_size, 3), np.float32))  # warm-up
         started = time.perf_counter()
-        for at in range(0, len(sampled), 16):
-            found = []
-            for image in sampled[at: at + 16]:
+        for at in range(0, len(sampled), CHUNK_FRAMES):
+            chunk = []
+            for image in sampled[at: at + CHUNK_FRAMES]:
                 if max(image.size) > SCORING_SIDE:
                     image = image.copy()
                     image.thumbnail((SCORING_SIDE, SCORING_SIDE))
-                found.append(crops.scoring_input_for(image, version.input_size, 16, detect_max_side=DETECT_SIDE))
+                chunk.append(image)
+            found = [crops.scoring_input_from_boxes(image, version.input_size, boxes, 16)
+                     for image, boxes in zip(chunk, facesearch.search(chunk, DETECT_SIDE))]
             detector.predict(np.stack([c for f in found for c in f.crops]))
         figures["frames_scored_per_s"] = round(len(sampled) / (time.perf_counter() - started), 2)
         figures["runtime"] = detector.runtime

@@ -96,13 +96,16 @@ def build_clips(samples, per_class, mixed, shots, seed):
 def score_clip(data, detector, size, rate, max_frames, duration):
     """Each sampled frame's {"t", "probability", "subject", "faces"} scored as detection/video/scoring.py does."""
     from detection.inference import crops
-    from detection.video import reader, tracks
-    from detection.video.scoring import DETECT_SIDE
+    from detection.video import facesearch, reader, tracks
+    from detection.video.scoring import CHUNK_FRAMES, DETECT_SIDE
 
     frames, batch = [], []
     with reader.ContainerClip(data) as clip:
-        for t, image in clip.frames_at(reader.sample_times(duration, rate, max_frames)):
-            found = crops.scoring_input_for(image, size, 16, detect_max_side=DETECT_SIDE)
+        decoded = list(clip.frames_at(reader.sample_times(duration, rate, max_frames)))
+    for at in range(0, len(decoded), CHUNK_FRAMES):  # faces are searched chunk by chunk, as the worker does
+        chunk = decoded[at: at + CHUNK_FRAMES]
+        for (t, image), boxes in zip(chunk, facesearch.search([image for _, image in chunk], DETECT_SIDE)):
+            found = crops.scoring_input_from_boxes(image, size, boxes, 16)
             frames.append({"t": round(t, 3), "subject": found.subject, "boxes": found.boxes, "n": len(found.crops),
                            "signature": tracks.frame_signature(image)})
             batch.extend(found.crops)

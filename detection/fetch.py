@@ -4,7 +4,9 @@ Every hop (the URL, and each redirect) is checked before a connection is made: h
 credentials in the URL, and every address the host name resolves to must be a public one (not private,
 loopback, link-local, shared, reserved, multicast or unspecified). The connection then goes to the
 address that was checked, never to a second lookup of the name, so a DNS answer that changes between
-the check and the connection (DNS rebinding) cannot slip through. Size and time are limited.
+the check and the connection (DNS rebinding) cannot slip through. Size and time are limited: the download
+stops at the image limit (VERITY_MAX_UPLOAD_BYTES), or at the video limit (VERITY_MAX_VIDEO_BYTES) when its
+first bytes (or, where they say nothing, its Content-Type) show a video; never unbounded.
 
 Webhook deliveries use the same guard (`post_json`), so a callback URL cannot reach internal services.
 """
@@ -18,13 +20,17 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
 from .validation import EXTENSION_FOR_FORMAT
+from .video import probe
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 USER_AGENT = "Verity/1.0 (+image fetcher)"
 CHUNK = 64 * 1024
+HEAD = 64  # bytes enough for probe.sniff to tell the container
+STILL_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
 
 
 class FetchError(Exception):
@@ -117,34 +123,94 @@ def _open(method, url, *, body=None, headers=None, timeout):
     return pool, response
 
 
-def _read_limited(response, max_bytes, deadline):
+@dataclass(frozen=True)
+class Cap:
+    """How many bytes a download may have, and what to call the file when it has more."""
+
+    max_bytes: int
+    what: str = "file"  # "image", "video", or "file" (a webhook's answer)
+
+    def check_declared(self, length):
+        if length and length.isdigit() and int(length) > self.max_bytes:
+            raise TooLarge(f"the {self.what} is {_size(int(length))}; {self.limit_words}")
+
+    def refuse(self):
+        raise TooLarge(f"the {self.what} is larger than {_size(self.max_bytes)}; {self.limit_words}")
+
+    @property
+    def limit_words(self):
+        kind = {"image": "images", "video": "videos"}.get(self.what)
+        return f"the limit for {kind} is {_size(self.max_bytes)}" if kind else f"the limit is {_size(self.max_bytes)}"
+
+
+def image_cap():
+    return Cap(settings.VERITY_MAX_UPLOAD_BYTES, "image")
+
+
+def video_cap():
+    return Cap(settings.VERITY_MAX_VIDEO_BYTES, "video")
+
+
+def _read_limited(response, cap, deadline):
+    """The body of `response`, refused past the cap: checked against Content-Length, then as it streams.
+
+    `cap` is a Cap, or a function that chooses one from the first HEAD bytes (what the file is) before more is read.
+    """
+    choose = None if isinstance(cap, Cap) else cap
     length = response.headers.get("Content-Length")
-    if length and length.isdigit() and int(length) > max_bytes:
-        raise TooLarge(f"the file is {int(length)} bytes; the limit is {max_bytes}")
+    if choose is None:
+        cap.check_declared(length)
     buf = bytearray()
     try:
         for chunk in response.stream(CHUNK, decode_content=False):
             buf += chunk
-            if len(buf) > max_bytes:
-                raise TooLarge(f"the file is larger than the limit of {max_bytes} bytes")
+            if choose is not None and len(buf) >= HEAD:
+                cap, choose = choose(bytes(buf[:HEAD])), None
+                cap.check_declared(length)
+            if choose is None and len(buf) > cap.max_bytes:
+                cap.refuse()
             if time.monotonic() > deadline:
                 raise FetchError("the download took too long")
     except urllib3.exceptions.HTTPError as exc:
         raise FetchError(f"the download failed: {exc.__class__.__name__}") from exc
     finally:
         response.release_conn()
+    if choose is not None:  # fewer than HEAD bytes in all
+        cap = choose(bytes(buf))
+        if len(buf) > cap.max_bytes:
+            cap.refuse()
     return bytes(buf)
 
 
-def fetch_image(url, *, max_bytes=None, timeout=None, max_redirects=None):
-    """Download an image a partner pointed at; returns FetchedImage or raises FetchError/UnsafeURL/TooLarge."""
-    max_bytes = max_bytes or settings.VERITY_MAX_UPLOAD_BYTES
+def media_kind(head, content_type=""):
+    """"video", "animation" (a GIF or WebP: a video only if it moves) or "image", from the first bytes of a file.
+
+    The bytes decide (probe.sniff, as uploads are told apart); the server's Content-Type only where they say nothing.
+    """
+    if probe.is_still_image_box(head):
+        return "image"
+    kind = probe.sniff(head)
+    if kind in ("MP4", "MOV", "WebM"):
+        return "video"
+    if kind in ("GIF", "WebP"):
+        return "animation"
+    if kind is None and not head.startswith(STILL_IMAGE_MAGIC):
+        if content_type.split(";", 1)[0].strip().lower().startswith("video/"):
+            return "video"
+    return "image"
+
+
+def fetch_image(url, *, timeout=None, max_redirects=None):
+    """Download an image or clip a partner pointed at; returns FetchedImage or raises FetchError/UnsafeURL/TooLarge.
+
+    A video may be as large as VERITY_MAX_VIDEO_BYTES, an image VERITY_MAX_UPLOAD_BYTES (media_kind tells which).
+    """
     timeout = timeout or settings.VERITY_API_FETCH_TIMEOUT
     max_redirects = settings.VERITY_API_FETCH_MAX_REDIRECTS if max_redirects is None else max_redirects
     deadline = time.monotonic() + timeout
     current = url
     for _ in range(max_redirects + 1):
-        pool, response = _open("GET", current, headers={"Accept": "image/*"}, timeout=timeout)
+        pool, response = _open("GET", current, headers={"Accept": "image/*, video/*"}, timeout=timeout)
         with pool:
             if response.status in REDIRECT_STATUSES:
                 location = response.headers.get("Location")
@@ -156,7 +222,11 @@ def fetch_image(url, *, max_bytes=None, timeout=None, max_redirects=None):
             if response.status != 200:
                 response.release_conn()
                 raise FetchError(f"the server answered {response.status}")
-            data = _read_limited(response, max_bytes, deadline)
+            content_type = response.headers.get("Content-Type", "")
+            data = _read_limited(response, lambda head: _cap_for(media_kind(head, content_type)), deadline)
+        if media_kind(data[:HEAD], content_type) == "animation" and len(data) > image_cap().max_bytes:
+            if not probe.is_animated(data):  # a still GIF or WebP is an image, and held to the image limit
+                raise TooLarge(f"the image is {_size(len(data))}; {image_cap().limit_words}")
         return FetchedImage(data=data, name=_name_for(current, data), url=current)
     raise FetchError(f"more than {max_redirects} redirects")
 
@@ -172,10 +242,19 @@ def post_json(url, body, *, headers=None, timeout=None):
     )
     with pool:
         try:
-            text = _read_limited(response, 1 << 20, time.monotonic() + timeout)[:1024].decode("utf-8", "replace")
+            text = _read_limited(response, Cap(1 << 20), time.monotonic() + timeout)[:1024].decode("utf-8", "replace")
         except TooLarge:
             text = ""
     return response.status, text
+
+
+def _cap_for(kind):
+    # An animation may be a clip: it streams to the video limit, and a still one is held to the image limit after.
+    return video_cap() if kind in ("video", "animation") else image_cap()
+
+
+def _size(n):
+    return filesizeformat(n).replace("\xa0", " ")
 
 
 def _name_for(url, data):
@@ -184,7 +263,9 @@ def _name_for(url, data):
     try:
         with Image.open(io.BytesIO(data)) as image:
             extension = EXTENSION_FOR_FORMAT.get(image.format)
-    except Exception:  # not an image: validation says so with its own message
+    except Exception:  # not an image: a clip, or validation says what it is with its own message
         extension = None
+    if extension is None:
+        extension = probe.EXTENSION_FOR_FORMAT.get(probe.sniff(data))
     suffix = PurePosixPath(unquote(urlsplit(url).path)).suffix
     return f"{stem[:200]}{extension or suffix or '.bin'}"

@@ -4,7 +4,7 @@ Templates reach these through `detection.templatetags.verdicts`; the live-status
 strings, so a page that updates itself says exactly what a reload would.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
@@ -24,6 +24,11 @@ VERDICT_WORDS = {
 NO_FACE = "no_face"
 NO_FACE_WORDS = "No face found: outside what this detector was trained for"
 # Any other label reads as its display name.
+
+
+def subject(submission):
+    """What the pages call a submission: "clip" for a video, "image" otherwise (also without one)."""
+    return "clip" if getattr(submission, "is_video", False) else "image"
 
 
 def _format_percent(value, places):
@@ -93,6 +98,13 @@ class Verdict:
     threshold: str  # "30%"
     band_low: str  # "15%"
     band_high: str  # "45%"
+    # What the verdict is about, read only by the sentences that name it (a list need not load every submission).
+    submission_of: object = field(default=lambda: None, repr=False, compare=False)
+
+    @property
+    def subject(self):
+        """What the verdict is about: "image", or "clip" for a video."""
+        return subject(self.submission_of())
 
     @property
     def css(self):
@@ -121,8 +133,8 @@ class Verdict:
     def sentence(self):
         """For quoting: "Likely fake — 48% — this model flags at 30% and above (uncertain between 15% and 45%)"."""
         if self.no_face:
-            return (f"{self.words}. It judges faces, so it gives no verdict on this image "
-                    f"(the whole image scores {self.score}, for information only).")
+            return (f"{self.words}. It judges faces, so it gives no verdict on this {self.subject} "
+                    f"(the whole {self.subject} scores {self.score}, for information only).")
         return f"{self.words} — {self.score} — {self.flags_at} ({self.band_text})"
 
     def as_dict(self):
@@ -151,6 +163,7 @@ def describe(detection):
         threshold=percent(threshold),
         band_low=percent(max(0.0, threshold - half_width)),
         band_high=percent(min(1.0, threshold + half_width)),
+        submission_of=lambda: getattr(detection, "submission", None),
     )
 
 
@@ -193,12 +206,13 @@ class Timing:
     waiting_ms: int  # in the queue, for a worker to start or load the model, for the rest of its batch
     reading_ms: int  # reading the stored file and decoding it to pixels
     model_ms: int  # this image's share of the model's run over its batch
+    subject: str = "image"  # or "clip"
 
     @property
     def parts(self):
         return [
             ("Waiting in the queue", duration(self.waiting_ms)),
-            ("Reading and decoding the image", duration(self.reading_ms)),
+            (f"Reading and decoding the {self.subject}", duration(self.reading_ms)),
             ("Running the model", duration(self.model_ms)),
         ]
 
@@ -210,7 +224,10 @@ class Timing:
 def timing(detection):
     reading, model = round(detection.preprocess_ms), round(detection.inference_ms)
     total = max(round(detection.total_ms), reading + model)
-    return Timing(total_ms=total, waiting_ms=total - reading - model, reading_ms=reading, model_ms=model)
+    return Timing(
+        total_ms=total, waiting_ms=total - reading - model, reading_ms=reading, model_ms=model,
+        subject=subject(getattr(detection, "submission", None)),
+    )
 
 
 def ago(moment, now=None):
@@ -299,7 +316,8 @@ def scored_on(detection):
     if detection.scored_on == "frames":
         return "Each sampled frame of the clip, whole; the mean of the top quarter of frame scores decides."
     if detection.scored_on == "no_face":
-        return "No face was found. This detector was trained on faces, so its score of the whole image is not a verdict."
+        return (f"No face was found. This detector was trained on faces, so its score of the whole "
+                f"{subject(getattr(detection, 'submission', None))} is not a verdict.")
     if faces:
         return "The whole image: it is already a close-up of a face, like the training images."
     return "The whole image, resized to the model's input."

@@ -176,7 +176,7 @@ def render_pdf(report):
         facts.append(("Threshold", f"{v.flags_at}; {v.band_text}"))
         facts.append(("Model version", f"{d.model_version.name} ({d.model_version.architecture}), scored {_when(d.created_at)}"))
     elif s.status == Submission.Status.FAILED:
-        facts.append(("Detector", f"could not score this image: {s.failure_reason}"))
+        facts.append(("Detector", f"could not score this {'clip' if s.is_video else 'image'}: {s.failure_reason}"))
     facts += [
         ("File", f"{s.original_name} — {s.content_type}, {s.width} × {s.height} px, {s.size_bytes:,} bytes"),
         ("Uploaded", f"{_when(s.created_at)} by {report.uploaded_by} via {s.get_source_display()}"),
@@ -193,7 +193,7 @@ def render_pdf(report):
     # A clip is shown by its first frame (detection/video/).
     picture = _image_flowable(Image, storage.read(s.video_info.get("poster") if s.is_video else s.file), width, IMAGE_MAX_HEIGHT_MM * mm)
     if picture is not None:
-        story += [Paragraph("The image", h2), picture]
+        story += [Paragraph("The clip" if s.is_video else "The image", h2), picture]
 
     if report.evidence:
         cells, captions = [], []

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils.http import urlencode
@@ -93,10 +93,7 @@ def submission_detail(request, pk):
 @require_safe
 def submission_image(request, pk):
     submission = get_object_or_404(services.visible_submissions(request.user), pk=pk)
-    response = FileResponse(storage.open_file(submission.file), content_type=submission.content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return storage.file_response(submission.file, submission.content_type, max_age=3600, missing="no such image")
 
 
 THUMBNAIL_SIDE = 160
@@ -119,10 +116,7 @@ def submission_thumbnail(request, pk):
         working.image.save(buffer, "JPEG", quality=80)
         if not default_storage.exists(name):  # another request may have made it meanwhile
             default_storage.save(name, ContentFile(buffer.getvalue()))
-    response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=86400"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return storage.file_response(name, "image/jpeg", max_age=86400)
 
 
 @login_required

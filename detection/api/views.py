@@ -1,9 +1,8 @@
 """Partner API views: thin, calling detection.services; every use of a key is written to the audit trail."""
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Q, Subquery
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -407,11 +406,7 @@ class EvidenceImageView(PartnerAPIView):
         submission = get_object_or_404(self.organisation_submissions(), pk=pk)
         evidence = Evidence.objects.filter(submission=submission).first()
         name = evidence.image_name(kind) if evidence is not None else ""
-        if not name or not default_storage.exists(name):
-            raise NotFound("no such evidence image")
-        response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return storage.file_response(name, "image/png", not_found=NotFound, missing="no such evidence image")
 
 
 class VideoFrameView(PartnerAPIView):
@@ -434,11 +429,7 @@ class VideoFrameView(PartnerAPIView):
             name = submission.video_info.get("poster", "") if index is None else frame_name(submission, index)
         except Http404:
             name = ""
-        if not name or not default_storage.exists(name):
-            raise NotFound("no such frame")
-        response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return storage.file_response(name, "image/jpeg", not_found=NotFound, missing="no such frame")
 
 
 class VideoPosterView(VideoFrameView):

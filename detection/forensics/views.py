@@ -1,11 +1,9 @@
 """Evidence pages: derivative images behind the same visibility rule as the upload, and on-demand heatmaps."""
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST, require_safe
 
-from .. import services
+from .. import services, storage
 from ..models import EVIDENCE_IMAGE_KINDS, Evidence
 from .receivers import enqueue_evidence
 
@@ -17,12 +15,7 @@ def evidence_image(request, pk, kind):
     submission = get_object_or_404(services.visible_submissions(request.user), pk=pk)
     evidence = Evidence.objects.filter(submission=submission).first()
     name = evidence.image_name(kind) if evidence is not None and kind in EVIDENCE_IMAGE_KINDS else ""
-    if not name or not default_storage.exists(name):
-        raise Http404("no such evidence image")
-    response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return storage.file_response(name, "image/png", max_age=3600, missing="no such evidence image")
 
 
 @login_required

@@ -59,37 +59,36 @@ def open_full(data):
 # 87.4% (yonsei) of images.
 FALLBACK_CASCADES = ("haarcascade_frontalface_alt2.xml", "haarcascade_profileface.xml")
 FALLBACK_MIN_NEIGHBOURS = 3
-_fallbacks = None
 
 
-def _fallback_faces(image):
-    import cv2
+def fallback_faces_in_grey(grey, min_side, max_side=None):
+    """Faces the default cascade missed (turned heads, profiles): the fallback cascades' boxes, largest first."""
+    from detection.forensics.faces import cascade, faces_in_grey
 
-    from detection.forensics.faces import min_face_side
-
-    global _fallbacks
-    if _fallbacks is None:
-        _fallbacks = [cv2.CascadeClassifier(cv2.data.haarcascades + name) for name in FALLBACK_CASCADES]
-    grey = cv2.equalizeHist(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY))
-    side = min_face_side(image)
-    for cascade in _fallbacks:
-        boxes = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=FALLBACK_MIN_NEIGHBOURS, minSize=(side, side))
-        boxes = [tuple(int(v) for v in box) for box in np.asarray(boxes).reshape(-1, 4)]
+    for name in FALLBACK_CASCADES:
+        boxes = faces_in_grey(grey, min_side, max_side, cascade(name), FALLBACK_MIN_NEIGHBOURS)
         if boxes:
-            return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+            return boxes
     return []
 
 
 def find_face_boxes(image, max_side=DETECT_MAX_SIDE):
     """Face boxes (x, y, w, h) in `image`'s pixels, largest first, found on a copy of at most `max_side`."""
-    from detection.forensics.faces import find_faces
+    from detection.forensics.faces import faces_in_grey, min_face_side, search_grey
 
+    scale, small = search_copy(image, max_side)
+    grey, side = search_grey(small), min_face_side(small)
+    boxes = faces_in_grey(grey, side) or fallback_faces_in_grey(grey, side)
+    return [tuple(round(v / scale) for v in box) for box in boxes]
+
+
+def search_copy(image, max_side):
+    """(scale, copy of `image` at most `max_side` large) that faces are looked for on."""
     scale = min(1.0, max_side / max(image.size))
     small = image if scale == 1.0 else image.resize(
         (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR
     )
-    boxes = find_faces(small) or _fallback_faces(small)
-    return [tuple(round(v / scale) for v in box) for box in boxes]
+    return scale, small
 
 
 def training_crop(image, box):
@@ -113,6 +112,11 @@ def scoring_input_for(image, size, max_faces=16, detect_max_side=DETECT_MAX_SIDE
     a smaller copy, detection/video/scoring.py, since a clip has many frames to search)."""
     # The image path calls exactly what it always did; video frames ask for their smaller search copy.
     boxes = find_face_boxes(image) if detect_max_side == DETECT_MAX_SIDE else find_face_boxes(image, detect_max_side)
+    return scoring_input_from_boxes(image, size, boxes, max_faces)
+
+
+def scoring_input_from_boxes(image, size, boxes, max_faces=16):
+    """The crops to score for `image` whose faces are `boxes` (x, y, w, h in its pixels, largest first)."""
     if not boxes:
         return ScoringInput([image_to_array(image, size)], NO_FACE)
     width, height = image.size

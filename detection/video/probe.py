@@ -77,9 +77,22 @@ class ValidatedVideo:
         return EXTENSION_FOR_FORMAT[self.format]
 
 
+# ISO media brands of still images (HEIC, AVIF): their files start with an ftyp box like an MP4's.
+STILL_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
+
+
+def is_still_image_box(data):
+    """HEIC or AVIF: an ISO media file (an ftyp box first, like an MP4's) whose brand is a still image."""
+    return data[4:8] == b"ftyp" and data[8:12] in STILL_IMAGE_BRANDS
+
+
 def sniff(data):
-    """The container the bytes are ("MP4", "MOV", "WebM", "GIF", "WebP", "other: ..."), or None: never the name."""
+    """The container the bytes are ("MP4", "MOV", "WebM", "GIF", "WebP", "other: ..."), or None: never the name.
+
+    None for HEIC and AVIF images too: they are images, whatever their box structure shares with MP4."""
     head = data[:64]
+    if is_still_image_box(head):
+        return None
     if head[4:8] == b"ftyp":
         return "MOV" if head[8:12] == b"qt  " else "MP4"
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):

@@ -24,7 +24,7 @@ from .. import storage
 from ..inference import crops
 from ..models import Detection, Submission, VideoFrame
 from . import frames as kept_frames
-from . import reader, tracks, verdict
+from . import facesearch, reader, tracks, verdict
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ SCORING_SIDE = 1280
 # Faces are looked for on a copy at most this large (images: 1,024 px). The cascade's cost grows with the
 # pixels and a clip has up to VERITY_VIDEO_MAX_FRAMES frames to search: one 720p frame took 0.70 s at 1,024 px
 # and 0.32 s at 640 on the shared 2-core machine. Faces under 24 px at this size (1/15 of the frame's height)
-# are missed.
+# are missed. Only every few sampled frames are searched whole (facesearch.py).
 DETECT_SIDE = 640
 # Decoded frames waiting for the scorer: decoding runs ahead in its own thread, this far at most.
 DECODE_AHEAD = 2 * CHUNK_FRAMES
@@ -123,14 +123,19 @@ def _score_frames(submission, version, detector, data, wanted, already, timing):
         raise VideoUnreadable(f"the clip could not be decoded after {count} frames: {failure[0]}") from failure[0]
 
 
-def _prepare(item, size, faces, max_faces, sha256):
-    """(index, t, ScoringInput, frame storage name) for one decoded frame: its faces cut, the frame kept."""
-    index, t, image = item
+def _scoring_size(image):
     if max(image.size) > SCORING_SIDE:
         image = image.copy()
         image.thumbnail((SCORING_SIDE, SCORING_SIDE), Image.Resampling.BILINEAR)
-    if faces:
-        found = crops.scoring_input_for(image, size, max_faces, detect_max_side=DETECT_SIDE)
+    return image
+
+
+def _prepare(item, boxes, size, max_faces, sha256):
+    """(index, t, ScoringInput, frame storage name, signature) for one decoded frame (`boxes`: its faces, or
+    None when faces are not scored): its faces cut, the frame kept."""
+    index, t, image = item
+    if boxes is not None:
+        found = crops.scoring_input_from_boxes(image, size, boxes, max_faces)
     else:
         found = crops.ScoringInput([image_to_array(image, size)], crops.WHOLE_IMAGE)
     name = kept_frames.save(kept_frames.frame_name(sha256, t), image)
@@ -141,8 +146,11 @@ def _score_chunk(submission, version, detector, chunk, timing):
     faces = getattr(settings, "VERITY_SCORE_FACES", True)
     max_faces = getattr(settings, "VERITY_MAX_FACES_SCORED", 16)
     started = time.perf_counter()
-    prepared = list(_threads().map(
-        lambda item: _prepare(item, version.input_size, faces, max_faces, submission.sha256), chunk
+    pool = _threads()
+    chunk = [(index, t, _scoring_size(image)) for index, t, image in chunk]
+    found = facesearch.search([image for _, _, image in chunk], DETECT_SIDE, pool.map) if faces else [None] * len(chunk)
+    prepared = list(pool.map(
+        lambda item, boxes: _prepare(item, boxes, version.input_size, max_faces, submission.sha256), chunk, found
     ))
     timing["preprocess"] += time.perf_counter() - started
     started = time.perf_counter()

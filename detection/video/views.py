@@ -7,7 +7,6 @@ import io
 import re
 
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_safe
@@ -59,12 +58,7 @@ def clip(request, pk):
 
 
 def _jpeg(name):
-    if not name or not default_storage.exists(name):
-        raise Http404("no such frame")
-    response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=86400"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return storage.file_response(name, "image/jpeg", max_age=86400, missing="no such frame")
 
 
 @login_required
@@ -114,8 +108,4 @@ def face_heatmap(request, pk, track):
     evidence = getattr(submission, "evidence", None)
     faces = (evidence.heatmap.get("faces") or []) if evidence is not None else []
     name = next((f["image"] for f in faces if f.get("track") == track), "")
-    if not name or not default_storage.exists(name):
-        raise Http404("no heatmap for this face")
-    response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return storage.file_response(name, "image/png", max_age=3600, missing="no heatmap for this face")

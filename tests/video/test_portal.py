@@ -1,4 +1,5 @@
 """A clip in the portal: uploaded through the same form, its page with the player, progress, timeline and faces."""
+import html
 import re
 
 import pytest
@@ -21,6 +22,12 @@ def upload(client, data, name="clip.mp4", content_type="video/mp4"):
     return client.post(reverse("detection:upload"), {"images": [SimpleUploadedFile(name, data, content_type)]})
 
 
+def verdict_card_text(page):
+    """The words of the submission page's verdict card, without its markup."""
+    card = re.search(r'(?s)<section class="card verdict-card".*?</section>', page).group(0)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", card)).split())
+
+
 def test_a_clip_goes_through_the_upload_form_and_a_bad_one_is_listed_with_its_reason(signed_in, active_model):
     page = upload(signed_in, clips.red_clip(count=10)).content.decode()
     submission = Submission.objects.get()
@@ -31,10 +38,14 @@ def test_a_clip_goes_through_the_upload_form_and_a_bad_one_is_listed_with_its_re
 
 
 def test_the_page_of_a_queued_clip_shows_the_player_and_the_poster(signed_in, journalist):
-    submission = services.submit(data=clips.red_clip(count=10), name="clip.mp4", uploader=journalist, enqueue=False)
+    submission = services.submit(
+        data=clips.red_clip(count=10), name="clip.mp4", uploader=journalist, review_requested=True, enqueue=False
+    )
     page = signed_in.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
     assert '<video id="video-player"' in page and reverse("detection:video-clip", args=[submission.pk]) in page
     assert "Waiting for a worker" in page and "The timeline appears once the clip is scored" in page
+    card = verdict_card_text(page)
+    assert "a moderator will see the clip once it is scored" in card and "image" not in card.lower()
     poster = signed_in.get(reverse("detection:video-poster", args=[submission.pk]))
     assert poster["Content-Type"] == "image/jpeg" and poster.status_code == 200
 
@@ -57,11 +68,29 @@ def test_a_scored_clip_shows_its_timeline_with_the_threshold_and_its_frames(sign
     services.score(submission.pk)
     page = signed_in.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
     assert 'id="timeline-chart"' in page and 'id="timeline-threshold"' in page
+    card = verdict_card_text(page)
+    assert "probability that the clip is fake" in card and "● this clip" in card
+    assert re.search(r"rates this clip \S+ likely to be fake; this model flags clips at \S+ and above", card)
+    assert "Reading and decoding the clip" in card and "image" not in card.lower()
     assert len(re.findall(r'<circle class="point fake"', page)) == 8
     frame_urls = re.findall(r'src="(/[^"]+/frames/\d+\.jpg)"', page)
     assert len(frame_urls) == 8
     frame = signed_in.get(frame_urls[0])
     assert frame.status_code == 200 and frame["Content-Type"] == "image/jpeg"
+
+
+def test_a_clip_without_faces_is_called_a_clip_in_its_no_verdict_wording(signed_in, journalist, active_model, settings):
+    settings.VERITY_SCORE_FACES = True
+    submission = services.submit(data=clips.green_clip(count=10), name="field.mp4", uploader=journalist)
+    services.score(submission.pk)
+    page = signed_in.get(reverse("detection:submission-detail", args=[submission.pk])).content.decode()
+    card = verdict_card_text(page)
+    assert "The whole clip scores" in card and "its score of the whole clip is not a verdict" in card
+    assert "image" not in card.lower()
+    listed = signed_in.get(reverse("detection:submission-list")).content.decode()
+    assert "gives no verdict on this clip (the whole clip scores" in listed
+    status = signed_in.get(reverse("detection:submission-status"), {"ids": str(submission.pk)}).json()["submissions"][0]
+    assert "on this clip" in status["verdict"]["sentence"] and "image" not in status["verdict_html"]
 
 
 def test_the_clip_is_served_with_its_content_type_and_byte_ranges(signed_in, journalist):

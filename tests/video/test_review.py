@@ -21,6 +21,9 @@ def test_a_fake_clip_goes_to_review_with_a_frame_strip_and_one_decision_for_the_
     assert len(strip) == 6  # 3 s sampled twice a second
     assert client.get(strip[0])["Content-Type"] == "image/jpeg"  # moderators see every organisation's frames
     assert "Your decision on the whole clip" in page
+    assert "This clip in the audit trail" in page and "This image" not in page
+    text = " ".join(re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<script.*?</script>", "", page)).split())
+    assert not re.search(r"\bimages?\b", text, re.IGNORECASE)  # no word of the page calls the clip an image
 
     response = client.post(reverse("review:decide", args=[item.pk]), {"decision": "manipulated", "note": "face swap", "then": "queue"})
     assert response.status_code == 302
