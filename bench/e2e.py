@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/e2e.py [-n 200] [--rate 20] [--via service|api] [--broker redis://127.0.0.1:6379/9]
                                   [--database-url postgres://...] [--json out.json]
+                                  [--pin [--worker-cores N]] [--default-worker]
+                                  [--batch K] [--gunicorn-workers W] [--gunicorn-threads T]
 
 Measures, in one run: the raw model throughput of the worker's runtime (same batch size, in this process),
 end-to-end throughput for a burst of N uploads, and latency from upload to stored verdict (p50, p95, max)
@@ -10,9 +12,22 @@ SQLite broker's polling would dominate latency). Everything runs in a temporary 
 SQLite database unless --database-url is given, with DEBUG off as in production.
 
 `--via api` sends every image as a partner would: an HTTP POST to /api/v1/submissions/ with an API key, to
-a gunicorn server (2 threads) started for the run; latency is then from the moment the request is sent.
+a gunicorn server (1 process, 2 threads unless --gunicorn-workers/--gunicorn-threads) started for the run,
+through the TLS proxy's X-Forwarded-Proto header; latency is then from the moment the request is sent.
+With `--batch K` the images go K at a time to /api/v1/submissions/batch/ (the steady phase then sends a
+request every K/rate seconds), to compare against single uploads.
+
+`--pin` gives the inference worker (`celery -Q inference`, its parent and its child) the last N cores
+(`--worker-cores`, default half of them: 1 of 2) and everything this bench starts or runs on the others: the
+private redis-server, gunicorn, this process (the uploading client threads and the polling), and the default-
+queue worker of `--default-worker`. PostgreSQL is not started here: pin its server yourself (or run it on
+another machine) for the worker's cores to be its own. The raw model rate is then measured a second time,
+this process pinned to the worker's cores alone, with the runtime loaded as the worker loads it; for ONNX
+Runtime also with its thread pool sized to those cores (ONNX Runtime sizes it from the machine's cores,
+not the process's affinity). The ratio that says something about Verity is end-to-end / raw-pinned.
 """
 import argparse
+import gc
 import os
 import secrets
 import shutil
@@ -35,13 +50,40 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_redis(workdir):
+def split_cores(worker_cores):
+    """(the inference worker's cores, everyone else's): the last `worker_cores` of this process's, and the rest."""
+    available = sorted(os.sched_getaffinity(0))
+    if not 0 < worker_cores < len(available):
+        sys.exit(f"--worker-cores must leave at least one of the {len(available)} cores {available} to the rest")
+    return available[-worker_cores:], available[:-worker_cores]
+
+
+def pinned(command, cores):
+    """`command` run on `cores` only (taskset, inherited by every thread and child it starts); as is without cores."""
+    if not cores:
+        return command
+    if not shutil.which("taskset"):
+        sys.exit("--pin needs taskset (util-linux)")
+    return ["taskset", "-c", ",".join(map(str, cores)), *command]
+
+
+def pin_this_process(cores):
+    """Move every thread of this process (ONNX Runtime's and TensorFlow's pools included) onto `cores`; the
+    threads started later inherit it. os.sched_setaffinity(0, ...) alone moves the calling thread only."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cores)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+
+
+def start_redis(workdir, cores=None):
     if not shutil.which("redis-server"):
         sys.exit("no --broker given and no redis-server installed: pass --broker redis://HOST:PORT/DB")
     port = free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        pinned(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(workdir)], cores),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     for _ in range(100):
@@ -52,8 +94,12 @@ def start_redis(workdir):
     sys.exit("redis-server did not start")
 
 
-def start_api(workdir, files):
-    """Start gunicorn for the partner API and make a key; returns (process, submit(i) -> submission id)."""
+def start_api(workdir, files, *, batch=None, workers=1, threads=2, clients=2, cores=None):
+    """Start gunicorn for the partner API and make a key; returns (process, send(start, count) -> submission ids).
+
+    Without `batch` each request carries one image (count is 1) to /submissions/; with it, `count` images
+    go in one request to /submissions/batch/.
+    """
     import urllib3
 
     from accounts.api_keys import create_api_key
@@ -65,13 +111,14 @@ def start_api(workdir, files):
     _, raw_key = create_api_key(organisation=organisation, name="bench", scopes=["submit", "read"])
     port = free_port()
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--threads", "2", "--log-level", "warning"],
+        pinned([sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+                "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"], cores),
         cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "web.log", "w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
-    http = urllib3.PoolManager(maxsize=8)
+    http = urllib3.PoolManager(maxsize=max(8, clients))
     url = f"http://127.0.0.1:{port}/api/v1/submissions/"
-    headers = {"Authorization": f"Bearer {raw_key}"}
+    # As the TLS proxy in front says: with DEBUG off, plain HTTP is redirected to HTTPS.
+    headers = {"Authorization": f"Bearer {raw_key}", "X-Forwarded-Proto": "https"}
     for _ in range(300):
         try:
             http.request("GET", url, headers=headers, timeout=1, retries=False)
@@ -81,17 +128,22 @@ def start_api(workdir, files):
     else:
         sys.exit(f"the API server did not start; log in {workdir / 'web.log'}")
 
-    def submit(i):
-        name, data = files[i % len(files)]
+    def send(start, count):
+        fields = [(("images" if batch else "image"), files[i % len(files)]) for i in range(start, start + count)]
+        fields = [(field, (name, data, "image/jpeg")) for field, (name, data) in fields]
         sent_at = time.time()
-        response = http.request("POST", url, headers=headers, fields={"image": (name, data, "image/jpeg")}, timeout=30)
+        response = http.request("POST", url + ("batch/" if batch else ""), headers=headers, fields=fields, timeout=60)
         if response.status != 201:
             sys.exit(f"the API answered {response.status}: {response.data[:500]!r}")
-        pk = response.json()["id"]
-        SENT_AT[pk] = sent_at
-        return pk
+        body = response.json()
+        if batch and body["rejected"]:
+            sys.exit(f"the API rejected part of a batch: {body['rejected'][:3]!r}")
+        ids = [item["id"] for item in body["accepted"]] if batch else [body["id"]]
+        for pk in ids:
+            SENT_AT[pk] = sent_at
+        return ids
 
-    return web, submit
+    return web, send
 
 
 def latency_ms(submission):
@@ -107,6 +159,7 @@ SENT_AT = {}  # submission id -> wall-clock time the API request was sent
 
 
 def main():
+    default_worker_cores = max(1, len(os.sched_getaffinity(0)) // 2)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=200, help="images per phase")
     parser.add_argument("--rate", type=float, default=20.0, help="uploads per second in the latency phase")
@@ -116,13 +169,24 @@ def main():
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET), help="images come from its test split")
     parser.add_argument("--via", choices=["service", "api"], default="service", help="how images are submitted")
     parser.add_argument("--clients", type=int, default=2, help="uploads in flight at once (client threads)")
+    parser.add_argument("--pin", action="store_true", help="the inference worker on its own cores, the rest on the others")
+    parser.add_argument("--worker-cores", type=int, default=default_worker_cores,
+                        help=f"cores of the inference worker with --pin (default {default_worker_cores})")  # fmt: skip
+    parser.add_argument("--default-worker", action="store_true",
+                        help="also run a default-queue worker (evidence), as deployed; on the others' cores with --pin")  # fmt: skip
+    parser.add_argument("--batch", type=int, help="with --via api: send K images per request to /submissions/batch/")
+    parser.add_argument("--gunicorn-workers", type=int, default=1, help="with --via api (default 1)")
+    parser.add_argument("--gunicorn-threads", type=int, default=2, help="with --via api (default 2)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
+    if args.batch is not None and (args.via != "api" or args.batch < 1):
+        parser.error("--batch K (K >= 1) applies to --via api")
+    worker_cores, other_cores = split_cores(args.worker_cores) if args.pin else (None, None)
 
     workdir = Path(tempfile.mkdtemp(prefix="verity-e2e-"))
     redis_proc = None
     if not args.broker:
-        redis_proc, args.broker = start_redis(workdir)
+        redis_proc, args.broker = start_redis(workdir, other_cores)
     os.environ.update(
         DATABASE_URL=args.database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
         CELERY_BROKER_URL=args.broker,
@@ -136,6 +200,8 @@ def main():
         VERITY_API_ORGANISATION_RATE="1000000/min",
         VERITY_API_DAILY_QUOTA="1000000",
     )
+    if args.batch and args.batch > int(os.environ.get("VERITY_API_MAX_BATCH", 20)):
+        os.environ["VERITY_API_MAX_BATCH"] = str(args.batch)  # a larger batch than the default limit, on purpose
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -144,14 +210,15 @@ def main():
     from django.core.management import call_command
 
     from detection import services
-    from detection.inference import runtime
-    from detection.models import Submission
+    from detection.inference import export, quantize, runtime
+    from detection.models import Detection, Submission
     from training import registry
     from training.datasets import load_dataset
     from training.defaults import ensure_default_model
     from training.preprocessing import load_image
 
-    worker = web = None
+    workers, web = [], None
+    raw_pinned_img_s = raw_pinned_sized_img_s = None
     try:
         call_command("migrate", verbosity=0)
         if args.model:
@@ -166,20 +233,43 @@ def main():
         files = [(Path(s.path).name, Path(s.path).read_bytes()) for s in test]
 
         # Raw throughput of the runtime the worker will use, at the worker's batch size.
-        detector = runtime.get_detector(version)
         batch = np.stack([load_image(data, version.input_size) for _, data in files[: settings.VERITY_BATCH_SIZE]])
+        detector = runtime.get_detector(version)
         raw_img_s = images_per_second(detector.predict, batch)
         runtime_name = detector.runtime
         runtime._loaded.clear()
         del detector
+        gc.collect()
+        if args.pin:
+            # The same, on the worker's cores alone: loaded as the worker loads it, and (ONNX Runtime) with a
+            # thread pool sized to those cores.
+            pin_this_process(worker_cores)
+            detector = runtime.get_detector(version)
+            raw_pinned_img_s = images_per_second(detector.predict, batch)
+            runtime._loaded.clear()
+            del detector
+            onnx_file = {"onnx": lambda: export.existing_export(version.artifact_sha256),
+                         "onnx-int8": lambda: quantize.existing_reduced(version.artifact_sha256)}.get(runtime_name)  # fmt: skip
+            if onnx_file:
+                sized = export.OnnxModel(onnx_file().onnx_path, threads=len(worker_cores))
+                raw_pinned_sized_img_s = images_per_second(sized.run, batch)
+                del sized
+            gc.collect()
+            pin_this_process(other_cores)  # the uploading client threads and the polling, from here on
 
-        worker = subprocess.Popen(
-            # The inference queue only, as an inference worker is deployed: forensic evidence (default
-            # queue) runs on other workers and is not part of time-to-verdict.
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference",
-             "--concurrency", "1", "-l", "warning", "--without-gossip", "--without-mingle"],
+        # The inference queue only, as an inference worker is deployed: forensic evidence (default queue)
+        # runs on other workers and is not part of time-to-verdict (--default-worker adds one, on other cores).
+        worker_command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "-l",
+                          "warning", "--without-gossip", "--without-mingle"]  # fmt: skip
+        workers.append(subprocess.Popen(
+            pinned([*worker_command, "-Q", "inference", "-n", "inference@%h"], worker_cores),
             cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "worker.log", "w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        ))  # fmt: skip
+        if args.default_worker:
+            workers.append(subprocess.Popen(
+                pinned([*worker_command, "-Q", "default", "-n", "default@%h"], other_cores),
+                cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "default-worker.log", "w"), stderr=subprocess.STDOUT,
+            ))  # fmt: skip
 
         def wait_all(ids, timeout=600):
             deadline = time.monotonic() + timeout
@@ -190,35 +280,46 @@ def main():
             sys.exit(f"timed out; worker log in {workdir / 'worker.log'}")
 
         if args.via == "api":
-            web, submit = start_api(workdir, files)
+            web, send = start_api(workdir, files, batch=args.batch, workers=args.gunicorn_workers,
+                                  threads=args.gunicorn_threads, clients=args.clients, cores=other_cores)  # fmt: skip
         else:
 
-            def submit(i):
-                name, data = files[i % len(files)]
-                return services.submit(data=data, name=name, source=Submission.Source.API).pk
+            def send(start, count):
+                name, data = files[start % len(files)]
+                return [services.submit(data=data, name=name, source=Submission.Source.API).pk]
 
-        wait_all([submit(0)], timeout=300)  # warm-up: the worker loads the model
+        per_request = args.batch or 1
+        chunks = [(start, min(per_request, args.n - start)) for start in range(0, args.n, per_request)]
+        wait_all(send(0, 1), timeout=300)  # warm-up: the worker loads the model
 
         # Burst: N uploads as fast as the service layer takes them; throughput until the last verdict.
         started = time.perf_counter()
         clients = ThreadPoolExecutor(args.clients, thread_name_prefix="client")
-        burst = list(clients.map(submit, range(args.n)))
+        burst = [pk for ids in clients.map(lambda chunk: send(*chunk), chunks) for pk in ids]
+        upload_img_s = args.n / (time.perf_counter() - started)  # accepted, not yet scored: the upload path alone
         wait_all(burst)
         e2e_img_s = args.n / (time.perf_counter() - started)
+        # What the worker did per image: the raw rate is one whole image per model input; the worker also
+        # decodes, looks for faces and scores each face found (or the whole image when there is none).
+        per_image = np.array([
+            (preprocess_ms, inference_ms, max(1, len(faces)))
+            for preprocess_ms, inference_ms, faces in Detection.objects.filter(submission__in=burst).values_list(
+                "preprocess_ms", "inference_ms", "faces")
+        ])  # fmt: skip
 
-        # Steady rate: latency from upload to stored verdict.
-        sent, interval, t0 = [], 1.0 / args.rate, time.perf_counter()
-        for i in range(args.n):
+        # Steady rate: latency from upload to stored verdict (a batch request every K/rate seconds).
+        sent, interval, t0 = [], per_request / args.rate, time.perf_counter()
+        for i, chunk in enumerate(chunks):
             delay = t0 + i * interval - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            sent.append(clients.submit(submit, i))
-        steady = [future.result() for future in sent]
+            sent.append(clients.submit(send, *chunk))
+        steady = [pk for future in sent for pk in future.result()]
         wait_all(steady)
         latencies = np.array([latency_ms(s) for s in Submission.objects.filter(pk__in=steady).prefetch_related("detections")])
         failed = Submission.objects.filter(status="failed").count()
     finally:
-        for process in (worker, web):
+        for process in [*workers, web]:
             if process:
                 process.terminate()
                 process.wait(timeout=30)
@@ -233,29 +334,66 @@ def main():
         "rate": args.rate,
         "via": args.via,
         "clients": args.clients,
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "api_batch": args.batch,
+        "gunicorn_workers": args.gunicorn_workers if args.via == "api" else None,
+        "gunicorn_threads": args.gunicorn_threads if args.via == "api" else None,
+        "default_worker": args.default_worker,
+        "pinned": args.pin,
+        "worker_cores": worker_cores,
+        "other_cores": other_cores,
         "raw_img_s": raw_img_s,
+        "raw_pinned_img_s": raw_pinned_img_s,
+        "raw_pinned_sized_threads_img_s": raw_pinned_sized_img_s,
+        "upload_img_s": upload_img_s,
         "e2e_img_s": e2e_img_s,
         "e2e_ratio_to_raw": e2e_img_s / raw_img_s,
+        "e2e_ratio_to_raw_pinned": e2e_img_s / raw_pinned_img_s if raw_pinned_img_s else None,
+        "e2e_ratio_to_raw_pinned_sized_threads": e2e_img_s / raw_pinned_sized_img_s if raw_pinned_sized_img_s else None,
+        "worker_preprocess_ms_mean": float(per_image[:, 0].mean()),
+        "worker_inference_ms_mean": float(per_image[:, 1].mean()),
+        "crops_per_image": float(per_image[:, 2].mean()),
         "p50_ms": float(np.percentile(latencies, 50)),
         "p95_ms": float(np.percentile(latencies, 95)),
         "max_ms": float(latencies.max()),
         "failed": failed,
     }
+    how = f"the {args.via}"
+    if args.via == "api":
+        how += (f" ({args.batch} images per request to /submissions/batch/" if args.batch else " (single uploads")
+        how += f", gunicorn {args.gunicorn_workers} process(es) x {args.gunicorn_threads} threads)"
     print(f"model {version.name}, runtime {runtime_name}, batches of up to {settings.VERITY_BATCH_SIZE} "
           f"or {settings.VERITY_BATCH_WAIT_MS} ms, broker {args.broker}, database {settings.DATABASES['default']['ENGINE']}, "
-          f"submitted through the {args.via} by {args.clients} clients\n")  # fmt: skip
-    print_table(
-        ["measure", "value"],
-        [
-            ["raw model img/s (same runtime, same batch)", f"{raw_img_s:.1f}"],
-            [f"end-to-end img/s (burst of {args.n})", f"{e2e_img_s:.1f}"],
-            ["end-to-end / raw", f"{e2e_img_s / raw_img_s:.2f}"],
-            [f"latency p50 ms (steady {args.rate:g}/s)", f"{figures['p50_ms']:.0f}"],
-            ["latency p95 ms", f"{figures['p95_ms']:.0f}"],
-            ["latency max ms", f"{figures['max_ms']:.0f}"],
-            ["failed", failed],
-        ],
-    )
+          f"submitted through {how} by {args.clients} clients")  # fmt: skip
+    if args.pin:
+        print(f"pinned: inference worker on cores {worker_cores}; redis, web, clients"
+              f"{', default worker' if args.default_worker else ''} on {other_cores}"
+              f"{'; PostgreSQL is not pinned by this bench' if figures['database'] != 'sqlite3' else ''}")  # fmt: skip
+    print()
+    rows = [["raw model img/s (same runtime, same batch, all cores)", f"{raw_img_s:.1f}"]]
+    if args.pin:
+        rows.append([f"raw model img/s pinned to {worker_cores} (as the worker loads it)", f"{raw_pinned_img_s:.1f}"])
+        if raw_pinned_sized_img_s:
+            rows.append([f"raw model img/s pinned, ONNX Runtime threads = {len(worker_cores)}", f"{raw_pinned_sized_img_s:.1f}"])
+    rows += [
+        [f"uploads accepted img/s (burst of {args.n}, before scoring)", f"{upload_img_s:.1f}"],
+        [f"end-to-end img/s (burst of {args.n})", f"{e2e_img_s:.1f}"],
+        ["end-to-end / raw (all cores)", f"{e2e_img_s / raw_img_s:.2f}"],
+    ]
+    if args.pin:
+        rows.append(["end-to-end / raw pinned", f"{figures['e2e_ratio_to_raw_pinned']:.2f}"])
+        if raw_pinned_sized_img_s:
+            rows.append(["end-to-end / raw pinned, threads = cores", f"{figures['e2e_ratio_to_raw_pinned_sized_threads']:.2f}"])
+    rows += [
+        ["worker: decode and face search ms per image (burst mean)", f"{figures['worker_preprocess_ms_mean']:.1f}"],
+        ["worker: model ms per image (its share of the batch)", f"{figures['worker_inference_ms_mean']:.1f}"],
+        ["worker: crops scored per image", f"{figures['crops_per_image']:.2f}"],
+        [f"latency p50 ms (steady {args.rate:g}/s)", f"{figures['p50_ms']:.0f}"],
+        ["latency p95 ms", f"{figures['p95_ms']:.0f}"],
+        ["latency max ms", f"{figures['max_ms']:.0f}"],
+        ["failed", failed],
+    ]
+    print_table(["measure", "value"], rows)
     write_json(args.json, figures)
     shutil.rmtree(workdir, ignore_errors=True)
 

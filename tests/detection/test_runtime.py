@@ -46,6 +46,15 @@ def test_the_onnx_export_agrees_with_keras(tiny_conv_model):
     assert export.existing_export("abc123") == info
 
 
+def test_onnx_runtime_runs_as_many_threads_as_the_cores_the_worker_may_use(tiny_conv_model, monkeypatch):
+    info = export.export_onnx(tiny_conv_model, "threads")
+    monkeypatch.setattr(export.os, "sched_getaffinity", lambda pid: {1}, raising=False)  # pinned to one core
+    assert export.OnnxModel(info.onnx_path).session.get_session_options().intra_op_num_threads == 1
+    monkeypatch.setattr(export.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert export.OnnxModel(info.onnx_path).session.get_session_options().intra_op_num_threads == 3
+    assert export.OnnxModel(info.onnx_path, threads=2).session.get_session_options().intra_op_num_threads == 2
+
+
 def test_an_export_that_disagrees_with_keras_is_refused(tiny_conv_model):
     original = export.OnnxModel.run
     with mock.patch.object(export.OnnxModel, "run", lambda self, b: original(self, b) + 1e-3):

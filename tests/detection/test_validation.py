@@ -25,6 +25,16 @@ def test_it_accepts_heic():
     assert validate_image(data, "iphone.heic").content_type == "image/heic"
 
 
+@pytest.mark.skipif(not HEIF_SUPPORTED, reason="pillow-heif is not installed")
+def test_an_uploaded_heic_is_an_image_not_a_video():
+    # A HEIC file starts with an ftyp box like an MP4's: its brand says it is a still image.
+    from detection.services import validate_upload
+
+    data = make_image_bytes("HEIF", size=(64, 64))
+    assert data[4:8] == b"ftyp"
+    assert validate_upload(data, "iphone.heic").content_type == "image/heic"
+
+
 def test_it_rejects_an_empty_file():
     with pytest.raises(InvalidImage, match="empty"):
         validate_image(b"", "empty.jpg")
@@ -46,6 +56,29 @@ def test_it_rejects_a_truncated_image(fmt, name):
     data = buf.getvalue()
     with pytest.raises(InvalidImage, match="damaged or truncated|not an image"):
         validate_image(data[: len(data) // 2], name)
+
+
+def photo_sized_jpeg(**save_kwargs):
+    """A 1600x1200 colour-noise JPEG: large enough that validation decodes it at 1/8 scale."""
+    noisy = Image.merge("RGB", [Image.effect_noise((1600, 1200), sigma) for sigma in (40, 60, 80)])
+    buf = io.BytesIO()
+    noisy.save(buf, format="JPEG", **save_kwargs)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("save_kwargs", [{}, {"progressive": True}], ids=["baseline", "progressive"])
+@pytest.mark.parametrize("kept", [0.5, 0.99])
+def test_it_rejects_a_truncated_photo_sized_jpeg_although_it_decodes_it_reduced(save_kwargs, kept):
+    # The reduced decode skips most of the inverse DCT, never the reading of the data: a cut anywhere shows.
+    data = photo_sized_jpeg(**save_kwargs)
+    with pytest.raises(InvalidImage, match="damaged or truncated"):
+        validate_image(data[: int(len(data) * kept)], "cut.jpg")
+
+
+@pytest.mark.parametrize("save_kwargs", [{}, {"progressive": True}], ids=["baseline", "progressive"])
+def test_it_accepts_a_whole_photo_sized_jpeg_with_its_full_size(save_kwargs):
+    image = validate_image(photo_sized_jpeg(**save_kwargs), "photo.jpg")
+    assert (image.format, image.width, image.height) == ("JPEG", 1600, 1200)  # not the 1/8 scale it decoded at
 
 
 def test_it_rejects_text_renamed_as_jpeg():
