@@ -176,6 +176,9 @@ VERITY_MAX_VIDEO_FPS = env.float("VERITY_MAX_VIDEO_FPS", default=240.0)
 # Scoring a video: frames sampled per second of video, and at most this many (spread over the whole clip).
 VERITY_VIDEO_SAMPLE_RATE = env.float("VERITY_VIDEO_SAMPLE_RATE", default=2.0)
 VERITY_VIDEO_MAX_FRAMES = env.int("VERITY_VIDEO_MAX_FRAMES", default=120)
+# Faces are searched for in the whole frame every this many sampled frames, near the faces found in between
+# (detection/video/facesearch.py); 1 searches every frame whole (about twice the time).
+VERITY_VIDEO_FULL_SEARCH_EVERY = env.int("VERITY_VIDEO_FULL_SEARCH_EVERY", default=3)
 
 # Detection: decision threshold and the band around it that is flagged uncertain.
 VERITY_THRESHOLD = env.float("VERITY_THRESHOLD", default=0.5)

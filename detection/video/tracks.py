@@ -22,13 +22,18 @@ def frame_signature(image):
     return [int(v) for v in np.asarray(image.convert("L").resize(SIGNATURE_SIZE)).ravel()]
 
 
+def is_cut(previous, signature):
+    """Whether two consecutive sampled frames' signatures differ enough to be a cut."""
+    return bool(previous and signature and len(signature) == len(previous) and
+                sum(abs(a - b) for a, b in zip(signature, previous)) / (255 * len(signature)) > CUT_DIFFERENCE)
+
+
 def mark_cuts(timeline):
     """Set "cut": True on each frame of `timeline` (with "signature") that differs enough from the one before."""
     previous = None
     for frame in timeline:
         signature = frame.get("signature") or []
-        frame["cut"] = bool(previous and signature and len(signature) == len(previous) and
-                            sum(abs(a - b) for a, b in zip(signature, previous)) / (255 * len(signature)) > CUT_DIFFERENCE)
+        frame["cut"] = is_cut(previous, signature)
         previous = signature or previous
     return timeline
 

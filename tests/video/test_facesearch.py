@@ -29,6 +29,10 @@ def drifting(count, step=12):
     return [frame((60 + i * step, 80 + i * step // 3)) for i in range(count)]
 
 
+def position(images, image):
+    return next(i for i, candidate in enumerate(images) if candidate is image)  # PIL's == compares pixels
+
+
 def whole_search(images):
     return [crops.find_face_boxes(image, SIZE[0]) for image in images]
 
@@ -43,14 +47,16 @@ def test_frames_between_whole_searches_find_the_face_where_the_whole_search_find
             assert any(iou(face, box) > 0.5 for box in mine), (face, mine)
 
 
-def test_only_every_few_frames_and_the_last_are_searched_whole(monkeypatch):
+def test_only_every_few_frames_and_the_last_are_searched_whole(monkeypatch, settings):
     calls = []
     real = crops.find_face_boxes
     monkeypatch.setattr(crops, "find_face_boxes", lambda image, side: calls.append(image) or real(image, side))
     images = drifting(11)
     facesearch.search(images, SIZE[0])
-    assert facesearch.FULL_SEARCH_EVERY == 3
-    assert len(calls) == 5  # 0, 3, 6, 9 and the last, 10
+    assert len(calls) == 5  # 0, 3, 6, 9 and the last, 10 (VERITY_VIDEO_FULL_SEARCH_EVERY=3)
+    calls.clear()
+    settings.VERITY_VIDEO_FULL_SEARCH_EVERY = 1
+    assert facesearch.search(images, SIZE[0]) == whole_search(images) and len(calls) == 2 * 11
     assert calls[0] is images[0] and calls[-1] is images[-1]
 
 
@@ -84,3 +90,28 @@ def test_the_cascades_give_the_same_faces_from_two_threads_as_from_one():
     with ThreadPoolExecutor(max_workers=2) as pool:
         for _ in range(3):
             assert list(pool.map(faces.find_faces, images)) == one_by_one
+
+
+def test_a_frame_is_never_followed_from_across_a_cut(monkeypatch):
+    # Shot A (a face on the left) for frames 0-1, shot B (a face on the right, another background) from 2 on:
+    # frame 1 follows from frame 0 only; frame 2 has a cut before it and frame 3 (its whole search) after
+    # it in the same shot, so it follows from 3; no window of shot A is searched in shot B's frames.
+    shot_a = [frame((40, 60)) for _ in range(2)]
+    shot_b = [frame((420, 150), face_side=150, blank=True) for _ in range(2)]
+    images = shot_a + shot_b
+    windows = []
+    real_follow = facesearch.follow
+    monkeypatch.setattr(facesearch, "follow", lambda image, known, side: windows.append((image, known)) or real_follow(image, known, side))
+    facesearch.search(images, SIZE[0])
+    followed = {position(images, image): known for image, known in windows}
+    assert sorted(followed) == [1, 2]
+    assert all(box[0] < 300 for box in followed[1]) and all(box[0] > 300 for box in followed[2])
+
+
+def test_a_frame_with_cuts_on_both_sides_is_searched_whole(monkeypatch):
+    images = [frame((40, 60)), frame((420, 150), blank=True), frame((40, 60)), frame((40, 60))]
+    whole = []
+    real = crops.find_face_boxes
+    monkeypatch.setattr(crops, "find_face_boxes", lambda image, side: whole.append(position(images, image)) or real(image, side))
+    facesearch.search(images, SIZE[0])
+    assert sorted(whole) == [0, 1, 3]  # 0 and 3 as planned, 1 because cuts fall on both its sides
