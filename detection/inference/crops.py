@@ -25,6 +25,9 @@ WHOLE_IMAGE_FACE_FRACTION = 0.4
 # Faces are looked for on a copy no larger than this (the cascade's cost grows with the pixels); crops are
 # cut from the image at its own resolution (capped at DECODE_MAX_SIDE by JPEG draft decoding).
 DETECT_MAX_SIDE = 1024
+# Images look for a close-up's face before any smaller one (find_face_boxes); bench/face_crops.py --full-search
+# turns it off to compare.
+CLOSE_UP_FIRST = True
 DECODE_MAX_SIDE = 4096
 
 FACES, WHOLE_IMAGE, NO_FACE = "faces", "image", "no_face"
@@ -72,13 +75,21 @@ def fallback_faces_in_grey(grey, min_side, max_side=None):
     return []
 
 
-def find_face_boxes(image, max_side=DETECT_MAX_SIDE):
-    """Face boxes (x, y, w, h) in `image`'s pixels, largest first, found on a copy of at most `max_side`."""
+def find_face_boxes(image, max_side=DETECT_MAX_SIDE, close_up_first=False):
+    """Face boxes (x, y, w, h) in `image`'s pixels, largest first, found on a copy of at most `max_side`.
+
+    `close_up_first`: look for faces spanning WHOLE_IMAGE_FACE_FRACTION of the short side first, and return
+    those alone when there are any. Such an image is scored whole whatever smaller faces it also shows, and
+    the cascade's large windows are cheap (its cost is in the small ones). On the test split (579 images,
+    bench/face_crops.py): 7.5 ms per image against 23.6 for the full search; 577 scored the same way, 2 face
+    swaps whole instead of cut; ROC AUC 0.9516 either way (face swaps 0.9930 against 0.9931).
+    """
     from detection.forensics.faces import faces_in_grey, min_face_side, search_grey
 
     scale, small = search_copy(image, max_side)
     grey, side = search_grey(small), min_face_side(small)
-    boxes = faces_in_grey(grey, side) or fallback_faces_in_grey(grey, side)
+    boxes = faces_in_grey(grey, max(side, int(WHOLE_IMAGE_FACE_FRACTION * min(small.size)))) if close_up_first else []
+    boxes = boxes or faces_in_grey(grey, side) or fallback_faces_in_grey(grey, side)
     return [tuple(round(v / scale) for v in box) for box in boxes]
 
 
@@ -110,8 +121,7 @@ def scoring_input(data, size, max_faces=16):
 def scoring_input_for(image, size, max_faces=16, detect_max_side=DETECT_MAX_SIDE):
     """The crops to score for a decoded RGB `image` (a still, or one frame of a video: those look for faces on
     a smaller copy, detection/video/scoring.py, since a clip has many frames to search)."""
-    # The image path calls exactly what it always did; video frames ask for their smaller search copy.
-    boxes = find_face_boxes(image) if detect_max_side == DETECT_MAX_SIDE else find_face_boxes(image, detect_max_side)
+    boxes = find_face_boxes(image, detect_max_side, close_up_first=CLOSE_UP_FIRST)
     return scoring_input_from_boxes(image, size, boxes, max_faces)
 
 

@@ -82,6 +82,28 @@ def test_an_image_that_is_already_a_face_crop_is_scored_whole():
     assert found.subject == crops.WHOLE_IMAGE and len(found.crops) == 1 and found.faces_found == 1
 
 
+def test_a_close_up_is_found_without_searching_for_small_faces_and_decided_as_the_full_search_decides(monkeypatch):
+    from detection.forensics import faces
+
+    photo = face_photo()
+    tight = photo.crop(crops.training_crop(photo, crops.find_face_boxes(photo)[0]))
+    sizes = []
+    real = faces.faces_in_grey
+    monkeypatch.setattr(faces, "faces_in_grey", lambda grey, side, *a, **k: sizes.append(side) or real(grey, side, *a, **k))
+    found = crops.scoring_input(jpeg(tight), 32)
+    assert found.subject == crops.WHOLE_IMAGE
+    assert sizes == [int(crops.WHOLE_IMAGE_FACE_FRACTION * min(tight.size))]  # one search, for large faces only
+    monkeypatch.setattr(crops, "CLOSE_UP_FIRST", False)
+    sizes.clear()
+    assert crops.scoring_input(jpeg(tight), 32).subject == crops.WHOLE_IMAGE
+    assert sizes == [faces.min_face_side(tight)]  # the full search: every size from the smallest
+
+
+def test_a_photo_whose_faces_are_small_is_still_searched_for_them():
+    photo = two_faces_one_red()
+    assert crops.scoring_input(jpeg(photo), 32).subject == crops.FACES
+
+
 def test_an_image_without_a_face_is_marked_so():
     found = crops.scoring_input(make_image_bytes(size=(300, 200), color=(30, 160, 40)), 32)
     assert found.subject == crops.NO_FACE and found.boxes == [] and len(found.crops) == 1
@@ -169,7 +191,7 @@ def test_the_api_result_carries_the_faces_and_the_no_face_label(faces_on, journa
 def test_a_face_finder_error_fails_the_submission_with_its_reason(faces_on, journalist, active_model, monkeypatch):
     from detection.models import Submission
 
-    def broken(image):
+    def broken(image, *args, **kwargs):
         raise RuntimeError("cascade exploded")
 
     monkeypatch.setattr(crops, "find_face_boxes", broken)
