@@ -74,6 +74,21 @@ def action_label(code):
     return f"{area.replace('_', ' ').capitalize()}: {words}" if verb else words.capitalize()
 
 
+# Actions whose words depend on what the event recorded: {code: {(data key, value): label}}.
+DATA_LABELS = {
+    "submission.uploaded": {("kind", "video"): "Clip uploaded"},
+}
+
+
+def event_label(event):
+    """The words for one event's action: action_label, unless its data makes them more precise (a clip
+    uploaded rather than an image)."""
+    for (key, value), label in DATA_LABELS.get(event.action, {}).items():
+        if (event.data or {}).get(key) == value:
+            return label
+    return action_label(event.action)
+
+
 def area_label(area):
     return AREA_LABELS.get(area, area.replace("_", " ").capitalize())
 

@@ -86,7 +86,7 @@ def _by_day(events):
     """[(local date, [event, ...]), ...] in the order given, each event with its action and object in words."""
     days = []
     for event in events:
-        event.action_label = labels.action_label(event.action)
+        event.action_label = labels.event_label(event)
         event.target_kind = labels.target_label(event.target_type) if event.target_type else ""
         event.details = [
             (key.replace("_", " "), _short(value), str(value))

@@ -29,9 +29,7 @@ not the process's affinity). The ratio that says something about Verity is end-t
 import argparse
 import gc
 import os
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,13 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import DEFAULT_DATASET, ROOT, images_per_second, print_table, write_json
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _common import (
+    DEFAULT_DATASET, ROOT, free_port, images_per_second, pinned, print_table, private_stack_env, start_redis, write_json,
+)  # fmt: skip
 
 
 def split_cores(worker_cores):
@@ -58,15 +52,6 @@ def split_cores(worker_cores):
     return available[-worker_cores:], available[:-worker_cores]
 
 
-def pinned(command, cores):
-    """`command` run on `cores` only (taskset, inherited by every thread and child it starts); as is without cores."""
-    if not cores:
-        return command
-    if not shutil.which("taskset"):
-        sys.exit("--pin needs taskset (util-linux)")
-    return ["taskset", "-c", ",".join(map(str, cores)), *command]
-
-
 def pin_this_process(cores):
     """Move every thread of this process (ONNX Runtime's and TensorFlow's pools included) onto `cores`; the
     threads started later inherit it. os.sched_setaffinity(0, ...) alone moves the calling thread only."""
@@ -75,23 +60,6 @@ def pin_this_process(cores):
             os.sched_setaffinity(int(tid), cores)
         except ProcessLookupError:  # a thread that ended meanwhile
             pass
-
-
-def start_redis(workdir, cores=None):
-    if not shutil.which("redis-server"):
-        sys.exit("no --broker given and no redis-server installed: pass --broker redis://HOST:PORT/DB")
-    port = free_port()
-    proc = subprocess.Popen(
-        pinned(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(workdir)], cores),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, f"redis://127.0.0.1:{port}/0"
-        time.sleep(0.05)
-    sys.exit("redis-server did not start")
 
 
 def start_api(workdir, files, *, batch=None, workers=1, threads=2, clients=2, cores=None):
@@ -187,22 +155,9 @@ def main():
     redis_proc = None
     if not args.broker:
         redis_proc, args.broker = start_redis(workdir, other_cores)
-    os.environ.update(
-        DATABASE_URL=args.database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
-        CELERY_BROKER_URL=args.broker,
-        VERITY_VAR_DIR=str(workdir / "var"),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        # As deployed: DEBUG off (with it on, Django records every SQL query in every process).
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(32),
-        VERITY_API_KEY_RATE="1000000/min",
-        VERITY_API_ORGANISATION_RATE="1000000/min",
-        VERITY_API_DAILY_QUOTA="1000000",
-    )
+    private_stack_env(workdir, args.broker, args.database_url, unthrottled=True)
     if args.batch and args.batch > int(os.environ.get("VERITY_API_MAX_BATCH", 20)):
         os.environ["VERITY_API_MAX_BATCH"] = str(args.batch)  # a larger batch than the default limit, on purpose
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -32,9 +32,8 @@ def main():
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
     parser.add_argument("--split", default="test")
     parser.add_argument("--json", default="")
-    parser.add_argument("--full-search", action="store_true", help="no close-up search first (crops.CLOSE_UP_FIRST)")
+    parser.add_argument("--full-search", action="store_true", help="no close-up search first (close_up_first=False)")
     args = parser.parse_args()
-    crops.CLOSE_UP_FIRST = not args.full_search
 
     model = load_model(args.model)
     size = int(model.input_shape[1])
@@ -44,7 +43,7 @@ def main():
         data = Path(sample.path).read_bytes()
         whole.append(load_image(data, size))
         started = time.perf_counter()
-        found = crops.scoring_input(data, size)
+        found = crops.scoring_input(data, size, close_up_first=not args.full_search)
         search_s += time.perf_counter() - started
         face.append(found.crops)
         subjects.append(found.subject)
@@ -59,7 +58,7 @@ def main():
     labels = np.array([s.label for s in samples])
     sources = np.array([s.source for s in samples])
     subjects = np.array(subjects)
-    out = {"model": args.model, "split": args.split, "images": len(samples), "close_up_first": crops.CLOSE_UP_FIRST,
+    out = {"model": args.model, "split": args.split, "images": len(samples), "close_up_first": not args.full_search,
            "face_search_ms_per_image": round(search_s / len(samples) * 1000, 2), "sources": {}}
     for source in ["all", *sorted(set(sources))]:
         mask = np.ones(len(samples), bool) if source == "all" else sources == source

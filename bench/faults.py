@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from _common import ROOT, print_table, setup_django, write_json
+from _common import ROOT, free_port, print_table, setup_django, write_json
 
 SCENARIOS = ("worker-kill", "child-kill", "redis-kill", "postgres-restart", "web-kill", "broker-down", "storage-refuses")
 FINISHED = ("scored", "failed")
@@ -60,12 +60,6 @@ FAULTS_DIR = ROOT / "var" / "faults"
 MODELS_CACHE = FAULTS_DIR / "models"
 READY_TIMEOUT_S = 180
 POLL_S = 0.5
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout, what, log=None):
@@ -680,8 +674,6 @@ class Monitor:
         from django import db
         from django.db.models import Count, Q
 
-        from detection.models import Submission
-
         db.close_old_connections()
         try:
             counts = self.burst().aggregate(
@@ -723,7 +715,7 @@ def count(scenario, load, monitor, times):
 
     import audit.services
     from audit.models import AuditEvent
-    from detection.models import Detection, Evidence, Submission
+    from detection.models import Detection, Evidence
 
     rows = list(
         monitor.burst().values(

@@ -21,7 +21,6 @@ full decode (what the worker pays again). Saves var/profile/upload-<path>[-<labe
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import secrets
 import shutil
@@ -30,8 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, print_table, write_json
-from e2e import start_redis
+from _common import ROOT, print_table, private_stack_env, start_redis, write_json
 
 FIXTURE = ROOT / "tests" / "fixtures" / "astronaut.jpg"
 OUT_DIR = ROOT / "var" / "profile"
@@ -157,20 +155,7 @@ def main():
     redis_proc = None
     if not args.broker:
         redis_proc, args.broker = start_redis(workdir)
-    os.environ.update(
-        DATABASE_URL=args.database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
-        CELERY_BROKER_URL=args.broker,
-        VERITY_VAR_DIR=str(workdir / "var"),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(32),
-        # High enough never to refuse: the throttles still do their bookkeeping on every request.
-        VERITY_API_KEY_RATE="1000000/min",
-        VERITY_API_ORGANISATION_RATE="1000000/min",
-        VERITY_API_DAILY_QUOTA="1000000",
-    )
-    sys.path.insert(0, str(ROOT))
+    private_stack_env(workdir, args.broker, args.database_url, unthrottled=True)
     import django
 
     django.setup()

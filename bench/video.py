@@ -18,7 +18,6 @@ var/models as the platform keeps them. Prints JSON.
 import argparse
 import io
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -26,8 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, write_json  # noqa: E402
-from e2e import start_redis  # noqa: E402
+from _common import ROOT, private_stack_env, start_redis, write_json  # noqa: E402
 
 FACE = ROOT / "tests" / "fixtures" / "astronaut.jpg"
 SIZE, FPS, BITRATE, GOP = (1280, 720), 30, 4_000_000, 60
@@ -81,11 +79,8 @@ def main():
     redis_proc = None
     if not args.broker:
         redis_proc, args.broker = start_redis(workdir)
-    os.environ.update(
-        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}", CELERY_BROKER_URL=args.broker, MEDIA_ROOT=str(workdir / "media"),
-        DJANGO_SETTINGS_MODULE="config.settings", TF_CPP_MIN_LOG_LEVEL="2", DEBUG="0", SECRET_KEY=secrets.token_urlsafe(32),
-    )
-    sys.path.insert(0, str(ROOT))
+    private_stack_env(workdir, args.broker)
+    os.environ["MEDIA_ROOT"] = str(workdir / "media")
     import django
 
     django.setup()

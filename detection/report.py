@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from audit.labels import action_label
+from audit.labels import event_label
 from audit.models import AuditEvent
 
 from . import presentation, storage
@@ -123,7 +123,7 @@ def _history_entry(event):
         note = f"model {data['model_version']}"
     elif event.action in ("review.escalated", "review.reopened", "submission.failed"):
         note = data.get("note") or data.get("reason") or ""
-    return HistoryEntry(at=event.created_at, who=event.actor_label or "system", what=action_label(event.action), note=note)
+    return HistoryEntry(at=event.created_at, who=event.actor_label or "system", what=event_label(event), note=note)
 
 
 # ---------------------------------------------------------------- PDF

@@ -66,7 +66,7 @@ def stuck_submissions(now=None):
 
 def inference_backlog():
     """Messages waiting in the broker's inference queue; None when the broker cannot say."""
-    from ops.broker import queue_depths  # ops reads the broker for the staff page; detection borrows it
+    from .broker import queue_depths
 
     return queue_depths(["inference"]).depths.get("inference")
 

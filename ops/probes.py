@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from . import broker
+from detection import broker
 
 logger = logging.getLogger(__name__)
 

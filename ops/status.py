@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from detection.models import Submission, WebhookDelivery
 
-from . import broker
+from detection import broker
 from .models import WorkerHeartbeat
 
 # The queues Verity's workers consume (config/settings.py CELERY_TASK_ROUTES), with what each is for.

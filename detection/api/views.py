@@ -236,7 +236,7 @@ class SubmissionListCreateView(PartnerAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        summary="Submit one image (a file or a URL to fetch)",
+        summary="Submit one image or clip (a file or a URL to fetch)",
         description="Exactly one of `image` (multipart) or `url` (JSON or multipart). The `201` response links to "
         "the result (`GetSubmissionResult`): poll it, or give a `callback_url` for a webhook.",
         request={

@@ -25,9 +25,6 @@ WHOLE_IMAGE_FACE_FRACTION = 0.4
 # Faces are looked for on a copy no larger than this (the cascade's cost grows with the pixels); crops are
 # cut from the image at its own resolution (capped at DECODE_MAX_SIDE by JPEG draft decoding).
 DETECT_MAX_SIDE = 1024
-# Images look for a close-up's face before any smaller one (find_face_boxes); bench/face_crops.py --full-search
-# turns it off to compare.
-CLOSE_UP_FIRST = True
 DECODE_MAX_SIDE = 4096
 
 FACES, WHOLE_IMAGE, NO_FACE = "faces", "image", "no_face"
@@ -113,15 +110,16 @@ def training_crop(image, box):
     return round(left), round(top), round(left + side), round(top + side)
 
 
-def scoring_input(data, size, max_faces=16):
+def scoring_input(data, size, max_faces=16, close_up_first=True):
     """The crops to score for the image `data` (bytes) at the model's input `size`."""
-    return scoring_input_for(open_full(data), size, max_faces)
+    return scoring_input_for(open_full(data), size, max_faces, close_up_first=close_up_first)
 
 
-def scoring_input_for(image, size, max_faces=16, detect_max_side=DETECT_MAX_SIDE):
-    """The crops to score for a decoded RGB `image` (a still, or one frame of a video: those look for faces on
-    a smaller copy, detection/video/scoring.py, since a clip has many frames to search)."""
-    boxes = find_face_boxes(image, detect_max_side, close_up_first=CLOSE_UP_FIRST)
+def scoring_input_for(image, size, max_faces=16, detect_max_side=DETECT_MAX_SIDE, close_up_first=True):
+    """The crops to score for a decoded RGB still `image` (a clip's frames take detection/video/facesearch.py).
+    Images look for a close-up's face before any smaller one (find_face_boxes); bench/face_crops.py
+    --full-search compares with `close_up_first` off."""
+    boxes = find_face_boxes(image, detect_max_side, close_up_first=close_up_first)
     return scoring_input_from_boxes(image, size, boxes, max_faces)
 
 

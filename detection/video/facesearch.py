@@ -33,16 +33,17 @@ def full_search_every():
     return max(1, int(getattr(settings, "VERITY_VIDEO_FULL_SEARCH_EVERY", 3)))
 
 
-def search(images, detect_side, map_=map):
+def search(images, detect_side, map_=map, signatures=None):
     """Face boxes (x, y, w, h in each image's pixels, largest first) for consecutive sampled frames.
 
     `map_` runs the searches (a thread pool's map: OpenCV releases the GIL); the whole searches first,
     then the frames between them. A whole search on the far side of a cut says nothing about a frame (the
     shot changed): such a frame is followed from the near side only, or searched whole when cuts fall on
-    both sides.
+    both sides. `signatures`: the frames' tracks.frame_signature, where the caller has them already.
     """
     count = len(images)
-    signatures = [tracks.frame_signature(image) for image in images]
+    if signatures is None:
+        signatures = list(map_(tracks.frame_signature, images))
     cut_before = [i > 0 and tracks.is_cut(signatures[i - 1], signatures[i]) for i in range(count)]
     planned = {*range(0, count, full_search_every()), count - 1} if count else set()
     references = {}

@@ -305,7 +305,6 @@ def _decode_check(clip, index):
 
 
 def _probe_animation(data, kind):
-    max_pixels = settings.VERITY_MAX_VIDEO_PIXELS
     max_frames = int(settings.VERITY_MAX_VIDEO_SECONDS * settings.VERITY_MAX_VIDEO_FPS)
     try:
         with warnings.catch_warnings():

@@ -130,16 +130,16 @@ def _scoring_size(image):
     return image
 
 
-def _prepare(item, boxes, size, max_faces, sha256):
+def _prepare(item, boxes, signature, size, max_faces, sha256):
     """(index, t, ScoringInput, frame storage name, signature) for one decoded frame (`boxes`: its faces, or
-    None when faces are not scored): its faces cut, the frame kept."""
+    None when faces are not scored; `signature`: its tracks.frame_signature): its faces cut, the frame kept."""
     index, t, image = item
     if boxes is not None:
         found = crops.scoring_input_from_boxes(image, size, boxes, max_faces)
     else:
         found = crops.ScoringInput([image_to_array(image, size)], crops.WHOLE_IMAGE)
     name = kept_frames.save(kept_frames.frame_name(sha256, t), image)
-    return index, t, found, name, tracks.frame_signature(image)
+    return index, t, found, name, signature
 
 
 def _score_chunk(submission, version, detector, chunk, timing):
@@ -148,9 +148,12 @@ def _score_chunk(submission, version, detector, chunk, timing):
     started = time.perf_counter()
     pool = _threads()
     chunk = [(index, t, _scoring_size(image)) for index, t, image in chunk]
-    found = facesearch.search([image for _, _, image in chunk], DETECT_SIDE, pool.map) if faces else [None] * len(chunk)
+    images = [image for _, _, image in chunk]
+    signatures = list(pool.map(tracks.frame_signature, images))  # cuts for the face search, and kept per frame
+    found = facesearch.search(images, DETECT_SIDE, pool.map, signatures) if faces else [None] * len(chunk)
     prepared = list(pool.map(
-        lambda item, boxes: _prepare(item, boxes, version.input_size, max_faces, submission.sha256), chunk, found
+        lambda item, boxes, signature: _prepare(item, boxes, signature, version.input_size, max_faces, submission.sha256),
+        chunk, found, signatures,
     ))
     timing["preprocess"] += time.perf_counter() - started
     started = time.perf_counter()

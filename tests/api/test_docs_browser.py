@@ -44,7 +44,7 @@ def test_redoc_shows_the_reference_without_the_internet(live_server, offline_pag
 
     page = offline_page
     page.goto(f"{live_server.url}/api/redoc/")
-    expect(page.get_by_role("heading", name="Submit one image (a file or a URL to fetch)")).to_be_visible()
+    expect(page.get_by_role("heading", name="Submit one image or clip (a file or a URL to fetch)")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "api-redoc.png"), full_page=False)
     # Only ReDoc's "powered by" logo is asked of its CDN; nothing the page needs to render.
     assert [kind for kind, url in page.refused] in ([], ["image"])

@@ -89,3 +89,14 @@ def test_the_trail_comes_a_page_at_a_time_and_the_filters_follow_the_pages(clien
 def test_an_action_without_a_label_still_reads_as_words():
     assert action_label("review.claimed") == "Claimed for review"
     assert action_label("partner.key_rotated") == "Partner: key rotated"
+
+
+def test_an_uploaded_clip_reads_as_a_clip_and_an_image_as_an_image():
+    from types import SimpleNamespace
+
+    from audit.labels import event_label
+
+    assert event_label(SimpleNamespace(action="submission.uploaded", data={"kind": "video"})) == "Clip uploaded"
+    assert event_label(SimpleNamespace(action="submission.uploaded", data={"kind": "image"})) == "Image uploaded"
+    assert event_label(SimpleNamespace(action="submission.uploaded", data={})) == "Image uploaded"  # before clips
+    assert event_label(SimpleNamespace(action="review.claimed", data={"kind": "video"})) == "Claimed for review"

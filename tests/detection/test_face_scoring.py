@@ -93,9 +93,8 @@ def test_a_close_up_is_found_without_searching_for_small_faces_and_decided_as_th
     found = crops.scoring_input(jpeg(tight), 32)
     assert found.subject == crops.WHOLE_IMAGE
     assert sizes == [int(crops.WHOLE_IMAGE_FACE_FRACTION * min(tight.size))]  # one search, for large faces only
-    monkeypatch.setattr(crops, "CLOSE_UP_FIRST", False)
     sizes.clear()
-    assert crops.scoring_input(jpeg(tight), 32).subject == crops.WHOLE_IMAGE
+    assert crops.scoring_input(jpeg(tight), 32, close_up_first=False).subject == crops.WHOLE_IMAGE
     assert sizes == [faces.min_face_side(tight)]  # the full search: every size from the smallest
 
 

@@ -305,7 +305,7 @@ def test_while_messages_wait_in_the_inference_queue_only_the_quiet_ones_sent_bef
 
 
 def test_the_inference_backlog_is_what_the_broker_says_waits_in_the_inference_queue(monkeypatch):
-    from ops import broker
+    from detection import broker
 
     monkeypatch.setattr(broker, "queue_depths", lambda queues: broker.QueueDepths({q: 7 for q in queues}))
     assert READ_BACKLOG() == 7
