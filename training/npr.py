@@ -61,7 +61,7 @@ def npr_backbone(input_size=256):
     import keras
     from keras import layers
 
-    if input_size % 2 or input_size < 32:
+    if input_size is not None and (input_size % 2 or input_size < 32):
         raise ValueError(f"NPR needs an even input size of at least 32, not {input_size}")
     inputs = keras.Input((input_size, input_size, 3))
     x = layers.Rescaling(1 / 255.0, name="to_unit_range")(inputs)

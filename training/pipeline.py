@@ -44,8 +44,14 @@ def decode_path(path, size):
     return load_image(read_file_bytes(path), size).astype(np.uint8)
 
 
-def make_dataset(samples, size, batch_size, training=False, augmentation=None, cache=True, seed=0):
-    """A batched tf.data.Dataset of (float32 images in [0, 255], float32 labels (n, 1))."""
+def make_dataset(samples, size, batch_size, training=False, augmentation=None, cache=True, seed=0, crop=0, mixup=0.0):
+    """A batched tf.data.Dataset of (float32 images in [0, 255], float32 labels (n, 1)).
+
+    Training only: `crop`, each image is a random `crop` x `crop` window of the decoded image, cut without
+    resampling (at `size`, which for images stored at that size is their own pixels), before augmentation;
+    `mixup`, each image of a batch blended with the one the batch's reversal pairs it with, and the labels
+    alike, the share drawn from Beta(mixup, mixup).
+    """
     import tensorflow as tf
 
     paths = [s.path for s in samples]
@@ -62,13 +68,47 @@ def make_dataset(samples, size, batch_size, training=False, augmentation=None, c
         ds = ds.cache()
     if training:
         ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
-        if augmentation is not None:
-            augment = make_augmenter(augmentation, size, seed)
+        crop = crop if crop and crop < size else 0
+        augment = make_augmenter(augmentation, crop or size, seed) if augmentation is not None else None
+        if crop or augment:
             # Each element's draws are seeded by (seed, position): the same epoch gives the same batches,
             # however the parallel map schedules its calls (a resumed run relies on it).
-            ds = ds.enumerate().map(lambda i, xy: (augment(xy[0], i), xy[1]), num_parallel_calls=AUTOTUNE)
+            def transform(image, index):
+                if crop:
+                    image = random_window(image, crop, seed, index)
+                return augment(image, index) if augment else image
+
+            ds = ds.enumerate().map(lambda i, xy: (transform(xy[0], i), xy[1]), num_parallel_calls=AUTOTUNE)
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=AUTOTUNE)
-    return ds.batch(batch_size).prefetch(AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if training and mixup:
+        ds = ds.enumerate().map(lambda i, xy: mix_batch(*xy, mixup, seed, i), num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+def mix_batch(images, labels, alpha, seed, index):
+    """Mixup of one batch: image k becomes lam_k image_k + (1 - lam_k) image_{n-1-k}, labels alike; the lam_k
+    drawn from Beta(alpha, alpha), seeded by (`seed`, batch `index`)."""
+    import tensorflow as tf
+
+    n = tf.shape(images)[0]
+    base = tf.cast(index, tf.int64) * 2
+    gamma = [
+        tf.random.stateless_gamma((n,), tf.stack([tf.constant(seed, tf.int64), 10**12 + base + k]), alpha=alpha)
+        for k in range(2)
+    ]
+    lam = gamma[0] / (gamma[0] + gamma[1])
+    other_images, other_labels = tf.reverse(images, [0]), tf.reverse(labels, [0])
+    mixed = lam[:, None, None, None] * images + (1 - lam[:, None, None, None]) * other_images
+    return mixed, lam[:, None] * labels + (1 - lam[:, None]) * other_labels
+
+
+def random_window(image, crop, seed, index):
+    """A `crop` x `crop` window of `image` at a place drawn from (`seed`, `index`): its pixels, not resampled."""
+    import tensorflow as tf
+
+    element_seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64) * 64 + 63])
+    return tf.image.stateless_random_crop(image, (crop, crop, 3), seed=element_seed)
 
 
 def make_augmenter(aug, size, seed=0):

@@ -46,12 +46,21 @@ def plain_augmentation():
     return Augmentation(flip=True, zoom=0, brightness=0, rotation=0, jpeg_probability=0, blur_probability=0)
 
 
+# Architectures with a layer that needs the image size when built, so a model cannot train on crops and serve
+# whole images: why not.
+FIXED_SIZE = {"SmallCNN": "has a fixed-size head (Flatten)", "TResNetM": "has a space-to-depth stem (Reshape)"}
+
+
 @dataclass
 class TrainConfig:
     dataset: str
     output: str
     architecture: str = DEFAULT_ARCHITECTURE
     input_size: int = 0  # 0: the architecture's default
+    # > 0: train on random crop x crop windows of the images at input_size, never resampled (the forensic
+    # literature's way: resampling erases generator traces); validation and the saved model see input_size.
+    crop: int = 0
+    mixup: float = 0.0  # > 0: mixup (Zhang et al. 2018) with Beta(mixup, mixup) shares; 0: off
     epochs: int = 5
     batch_size: int = 32
     weights: str = "imagenet"
@@ -85,6 +94,15 @@ class TrainConfig:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if self.monitor not in ("val_auc", "val_loss"):
             raise ValueError("monitor must be val_auc or val_loss")
+        if self.crop:
+            if self.architecture in FIXED_SIZE:
+                raise ValueError(f"{self.architecture} {FIXED_SIZE[self.architecture]}: it cannot train on crops")
+            if not 32 <= self.crop < self.input_size:
+                raise ValueError(f"crop must be at least 32 and smaller than the input size ({self.input_size})")
+            if self.crop % 4:
+                raise ValueError("crop must be a multiple of 4")
+        if self.mixup < 0:
+            raise ValueError("mixup must be 0 (off) or a positive Beta parameter")
 
     @property
     def pretrained(self):
@@ -239,8 +257,12 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
         with strategy.scope():
             if config.init_model:
                 model = keras.models.load_model(config.init_model, compile=False)
+                if config.crop:
+                    model = _resized(model, config, None)
             else:
-                model = build_model(config.architecture, config.input_size, weights=config.weights, dropout=config.dropout)
+                # Trained on crops, validated on whole images: a model that takes any size.
+                size = None if config.crop else config.input_size
+                model = build_model(config.architecture, size, weights=config.weights, dropout=config.dropout)
     else:
         with strategy.scope():
             model = keras.models.load_model(output / LAST_FILE)
@@ -282,7 +304,8 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
         # Each epoch's shuffle and augmentation depend only on the seed and the epoch: a resumed run sees
         # the same batches as an uninterrupted one.
         train_ds = make_dataset(train_samples, config.input_size, config.batch_size, training=True,
-                                augmentation=augmentation, seed=config.seed + epoch)
+                                augmentation=augmentation, seed=config.seed + epoch, crop=config.crop,
+                                mixup=config.mixup)
         callbacks = [c for c in (schedule, table, stopper, budget) if c is not None]
         model.fit(train_ds, validation_data=valid_ds, epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks,
                   verbose=0, shuffle=False)
@@ -336,7 +359,13 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
     (output / HISTORY_FILE).write_text(json.dumps(result_history, indent=2))
     if not (output / CHECKPOINT_FILE).exists():
         model.save(output / CHECKPOINT_FILE)
-    shutil.copyfile(output / CHECKPOINT_FILE, output / MODEL_FILE)
+    if config.crop:
+        # Served at input_size like every detector: the same weights in a model of that fixed size.
+        _resized(keras.models.load_model(output / CHECKPOINT_FILE, compile=False), config, config.input_size).save(
+            output / MODEL_FILE
+        )
+    else:
+        shutil.copyfile(output / CHECKPOINT_FILE, output / MODEL_FILE)
     if stopper.stopped:
         raise TrainingCancelled(
             f"training cancelled after {state['epochs_done']} epochs; best checkpoint kept at {output / MODEL_FILE}"
@@ -351,6 +380,14 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
         dataset=summary,
         stopped_early=state["stopped_early"],
     )
+
+
+def _resized(model, config, size):
+    """`model`'s weights in a new model of `config.architecture` taking `size` x `size` images (None: any size).
+    Every architecture that can train on crops is convolutions and a global pool: no weight depends on size."""
+    fresh = build_model(config.architecture, size, weights=None, dropout=config.dropout)
+    fresh.set_weights(model.get_weights())
+    return fresh
 
 
 def resume_config(output):

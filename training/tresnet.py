@@ -158,7 +158,7 @@ def tresnet_m_backbone(input_size=224):
     import keras
     from keras import layers
 
-    if input_size % 4 or input_size < 32:
+    if input_size is not None and (input_size % 4 or input_size < 32):
         raise ValueError(f"TResNet-M needs an input size that is a multiple of 4 and at least 32, not {input_size}")
     inputs = keras.Input((input_size, input_size, 3))
     x = layers.Rescaling(1 / 255.0, name="normalise")(inputs)  # timm: mean 0, std 1 on [0, 1]

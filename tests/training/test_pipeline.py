@@ -47,3 +47,54 @@ def test_every_split_yields_every_sample_once(tiny_dataset, size):
     samples = load_dataset(tiny_dataset).split("test")
     total = sum(int(y.shape[0]) for _, y in make_dataset(samples, size, batch_size=5))
     assert total == len(samples)
+
+
+def _windows_of(image, crop):
+    """Every crop x crop window of `image`, as bytes (to look one up exactly)."""
+    h, w = image.shape[:2]
+    return {image[y: y + crop, x: x + crop].tobytes() for y in range(h - crop + 1) for x in range(w - crop + 1)}
+
+
+def test_training_crops_are_windows_of_the_decoded_pixels_never_resampled(tiny_dataset):
+    samples = load_dataset(tiny_dataset).split("train")
+    windows = {sample.label: set() for sample in samples}
+    for sample in samples:
+        windows[sample.label] |= _windows_of(decode_path(sample.path, 48), 24)
+    ds = make_dataset(samples, 48, batch_size=len(samples), training=True, augmentation=None, crop=24, seed=3)
+    images, labels = next(iter(ds))
+    assert images.shape == (len(samples), 24, 24, 3)
+    places = set()
+    for image, label in zip(images.numpy().astype(np.uint8), labels.numpy()[:, 0]):
+        assert image.tobytes() in windows[int(label)]  # the exact pixels of a window of an image of its class
+        places.add(image.tobytes())
+    assert len(places) == len(samples)
+    # The same seed and epoch give the same crops (a resumed run sees the same batches); another epoch others.
+    again, _ = next(iter(make_dataset(samples, 48, batch_size=len(samples), training=True, crop=24, seed=3)))
+    np.testing.assert_array_equal(again.numpy(), images.numpy())
+    other, _ = next(iter(make_dataset(samples, 48, batch_size=len(samples), training=True, crop=24, seed=4)))
+    assert not np.array_equal(np.sort(other.numpy().reshape(len(samples), -1), 0), np.sort(images.numpy().reshape(len(samples), -1), 0))
+
+
+def test_validation_batches_are_never_cropped(tiny_dataset):
+    samples = load_dataset(tiny_dataset).split("valid")
+    images, _ = next(iter(make_dataset(samples, 48, batch_size=len(samples), crop=24)))
+    assert images.shape[1:] == (48, 48, 3)
+
+
+def test_mixup_blends_each_image_and_its_label_with_its_partner_by_the_same_share(tiny_dataset):
+    samples = load_dataset(tiny_dataset).split("train")
+    n = len(samples)
+    plain_images, plain_labels = next(iter(make_dataset(samples, 32, batch_size=n, training=True, seed=5)))
+    mixed_images, mixed_labels = next(iter(make_dataset(samples, 32, batch_size=n, training=True, seed=5, mixup=0.4)))
+    x, y = plain_images.numpy(), plain_labels.numpy()[:, 0]
+    mx, my = mixed_images.numpy(), mixed_labels.numpy()[:, 0]
+    assert ((my >= 0) & (my <= 1)).all() and not np.array_equal(mx, x)
+    checked = 0
+    for k in range(n):
+        partner = n - 1 - k
+        if y[k] != y[partner]:
+            share = (my[k] - y[partner]) / (y[k] - y[partner])  # the label says how much of image k is kept
+            assert 0 <= share <= 1
+            np.testing.assert_allclose(mx[k], share * x[k] + (1 - share) * x[partner], atol=1e-2)
+            checked += 1
+    assert checked > 0

@@ -154,3 +154,51 @@ def test_a_second_stage_starts_from_the_given_model(tiny_dataset, tmp_path):
     before = keras.models.load_model(first.model_path, compile=False).get_layer("fake_probability").get_weights()[0]
     after = keras.models.load_model(second.model_path, compile=False).get_layer("fake_probability").get_weights()[0]
     assert np.allclose(before, after, atol=1e-6)
+
+
+def test_a_model_trained_on_crops_is_saved_at_the_input_size_with_the_weights_it_learned(tiny_dataset, tmp_path):
+    import keras
+    import numpy as np
+
+    from detection.inference.runtime import load_keras_model
+
+    config = small_config(tiny_dataset, tmp_path / "run", architecture="NPR", input_size=48, crop=32, epochs=2,
+                          augmentation=plain_augmentation().to_dict())  # fmt: skip
+    result = train(config, log=lambda _: None)
+    served = load_keras_model(str(result.model_path))
+    assert served.input_shape == (None, 48, 48, 3)  # what the workers read the input size from
+    trained = keras.models.load_model(tmp_path / "run" / "checkpoint.keras", compile=False)
+    assert trained.input_shape == (None, None, None, 3)  # it took crops, and was validated on whole images
+    images = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 3)).astype("float32")
+    np.testing.assert_allclose(served.predict(images, verbose=0), trained.predict(images, verbose=0), rtol=1e-5, atol=1e-6)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["crop"] == 32
+
+
+def test_a_resumed_crop_run_gives_the_same_epoch_table_as_an_uninterrupted_one(tiny_dataset, tmp_path):
+    def config(name):
+        return small_config(tiny_dataset, tmp_path / name, architecture="NPR", input_size=48, crop=32, epochs=2,
+                            mixup=0.4, augmentation=plain_augmentation().to_dict())  # fmt: skip
+
+    whole = train(config("whole"), log=lambda _: None)
+
+    def crash_after_the_first_epoch(epoch, total, row):
+        if epoch == 1:
+            raise Crash()
+
+    with pytest.raises(Crash):
+        train(config("split"), progress=crash_after_the_first_epoch, log=lambda _: None)
+    resumed = train(resume_config(tmp_path / "split"), log=lambda _: None, resume=True)
+    for key in ("loss", "val_loss", "val_auc"):
+        assert [r[key] for r in resumed.epochs] == pytest.approx([r[key] for r in whole.epochs], rel=1e-5, abs=1e-7), key
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"crop": 32}, "SmallCNN has a fixed-size head"),
+    ({"architecture": "TResNetM", "input_size": 64, "crop": 32}, "TResNetM has a space-to-depth stem"),
+    ({"architecture": "NPR", "input_size": 48, "crop": 48}, "smaller than the input size"),
+    ({"architecture": "NPR", "input_size": 48, "crop": 34}, "multiple of 4"),
+    ({"mixup": -1}, "mixup must be"),
+])
+def test_crop_and_mixup_settings_that_cannot_work_are_refused(tiny_dataset, tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        small_config(tiny_dataset, tmp_path / "run", **overrides)

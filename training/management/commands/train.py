@@ -19,6 +19,12 @@ class Command(BaseCommand):
                             help="continue a run that stopped, from its last finished epoch (its own settings)")
         parser.add_argument("--architecture", default=DEFAULT_ARCHITECTURE, choices=ARCHITECTURES)
         parser.add_argument("--input-size", type=int, default=0, help="pixels (default: the architecture's own)")
+        parser.add_argument("--crop", type=int, default=0,
+                            help="train on random CROP x CROP windows of the images at the input size, never resampled "
+                                 "(validation and serving see the whole image); 0: the whole image")
+        parser.add_argument("--mixup", type=float, default=0.0,
+                            help="mixup: blend each training image and its label with another's, the share drawn "
+                                 "from Beta(ALPHA, ALPHA); 0: off")
         parser.add_argument("--epochs", type=int, default=5)
         parser.add_argument("--batch-size", type=int, default=32)
         parser.add_argument("--weights", default="imagenet", help="imagenet, none, or PATH to backbone weights")
@@ -93,7 +99,7 @@ class Command(BaseCommand):
         try:
             return TrainConfig(
                 dataset=o["dataset"], output=output, architecture=o["architecture"], input_size=o["input_size"],
-                epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], init_model=o["init_model"],
+                crop=o["crop"], mixup=o["mixup"], epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], init_model=o["init_model"],
                 optimizer=o["optimizer"],
                 weight_decay=o["weight_decay"], schedule=o["schedule"], learning_rate=o["learning_rate"],
                 warmup_fraction=o["warmup_fraction"], fine_tune_learning_rate=o["fine_tune_learning_rate"],
