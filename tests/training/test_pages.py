@@ -66,7 +66,7 @@ def test_staff_start_a_run_and_follow_its_progress(client, admin_user, tmp_path,
     (tmp_path / "data").mkdir()
     response = client.post(reverse("training:run-new"), {
         "dataset": str(tmp_path / "data"), "architecture": "SmallCNN", "input_size": 32, "epochs": 3, "batch_size": 8,
-        "weights": "none", "learning_rate": 0.001, "fine_tune_learning_rate": 0.0001, "frozen_epochs": 0, "augment": "on",
+        "weights": "none", "learning_rate": 0.001, "fine_tune_learning_rate": 0.0001, "frozen_epochs": 0, "augment": "flips",
     })
     run = TrainingRun.objects.get()
     assert response.status_code == 302 and run.total_epochs == 3 and run.created_by == admin_user
@@ -75,6 +75,25 @@ def test_staff_start_a_run_and_follow_its_progress(client, admin_user, tmp_path,
     assert "epoch 1 of 3" in page and "Cancel run" in page
     progress = client.get(reverse("training:run-progress", args=[run.pk])).json()
     assert progress["epoch"] == 1 and progress["percent"] == 33
+
+
+def test_the_run_form_takes_crops_mixup_and_label_smoothing_and_refuses_what_the_trainer_would(client, admin_user, tmp_path, monkeypatch):
+    from training import tasks
+
+    monkeypatch.setattr(tasks.run_training, "delay", lambda pk: None)
+    client.force_login(admin_user)
+    (tmp_path / "data").mkdir()
+    fields = {
+        "dataset": str(tmp_path / "data"), "architecture": "NPR", "input_size": 256, "crop": 128, "epochs": 8, "batch_size": 32,
+        "weights": "none", "learning_rate": 0.001, "fine_tune_learning_rate": 0.0001, "frozen_epochs": 0, "augment": "flips",
+        "mixup": 0.2, "label_smoothing": 0.1,
+    }  # fmt: skip
+    refused = client.post(reverse("training:run-new"), {**fields, "crop": 256}).content.decode()
+    assert "crop must be at least 32 and smaller than the input size (256)" in refused and not TrainingRun.objects.exists()
+    assert client.post(reverse("training:run-new"), fields).status_code == 302
+    config = TrainingRun.objects.get().config
+    assert (config["crop"], config["mixup"], config["label_smoothing"]) == (128, 0.2, 0.1)
+    assert config["augmentation"]["flip"] and not config["augmentation"]["jpeg_probability"]  # flips only
 
 
 def test_staff_cancel_a_running_run(client, admin_user):
