@@ -89,6 +89,28 @@ def build_ensemble(members, weights, bias=0.0, temperatures=None, flip=False):
     return keras.Model(inputs, outputs, name="Ensemble")
 
 
+def is_ensemble(model):
+    return any(layer.name == "member_probabilities" for layer in model.layers)
+
+
+def unpack(model):
+    """Each member of a loaded ensemble as a detector of its own (its logit, then a sigmoid named like every
+    detector's head), with its temperature: [(keras model, temperature)], in the ensemble's column order."""
+    import keras
+
+    inverse_temperatures = np.diag(model.get_layer("member_probabilities").get_weights()[0])
+    size = model.input_shape[1]
+    members = []
+    for index, scale in enumerate(inverse_temperatures):
+        logit_model = model.get_layer(f"member{index}")
+        inputs = keras.Input((size, size, 3), name="image")
+        head = keras.layers.Dense(1, activation="sigmoid", name="fake_probability", dtype="float32")
+        detector = keras.Model(inputs, head(logit_model(inputs)), name=f"member{index}_detector")
+        head.set_weights([np.ones((1, 1), np.float32), np.zeros(1, np.float32)])
+        members.append((detector, float(1.0 / scale)))
+    return members
+
+
 def member_logits(members, images, batch_size=32, flip=False):
     """(n, members) logits of each member on float32 images (averaged with the mirror image when flipping)."""
     columns = []

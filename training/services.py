@@ -80,6 +80,42 @@ def register_run(run_dir, name=None, actor=None):
     return version
 
 
+def unpack_ensemble(version, output, actor=None):
+    """Register each member of the ensemble `version` as a version of its own, so that a new ensemble can take
+    them (with a new member) one by one; a member whose name is already registered is left as it is.
+
+    The members' files are written under `output`; each keeps its temperature, and the ensemble's threshold
+    and band until it is evaluated alone. Returns the member versions in the ensemble's column order.
+    """
+    from . import ensembles
+    from .evaluation import load_model
+    from .trainer import MODEL_FILE
+
+    described = (version.training_config or {}).get("ensemble", {}).get("members") or []
+    model = load_model(version.artifact_path)
+    if not ensembles.is_ensemble(model):
+        raise ValueError(f"{version.name} is not an ensemble")
+    found = []
+    for index, (detector, temperature) in enumerate(ensembles.unpack(model)):
+        about = described[index] if index < len(described) else {}
+        name = about.get("name") or f"{version.name}-member{index}"
+        existing = ModelVersion.objects.filter(name=name).first()
+        if existing is not None:
+            found.append(existing)
+            continue
+        folder = Path(output) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        detector.save(folder / MODEL_FILE)
+        found.append(registry.register(
+            name=name, artifact=folder / MODEL_FILE, actor=actor,
+            architecture=about.get("architecture") or version.architecture, input_size=version.input_size,
+            threshold=version.threshold, uncertain_band=version.uncertain_band, temperature=temperature,
+            metrics={}, training_config={"unpacked_from": version.name, "position": index},
+            dataset_fingerprint=version.dataset_fingerprint, is_trained=True,
+        ))
+    return found
+
+
 def _register_run_version(run_dir, config, summary, name, actor):
     from .evaluation import REPORT_DIR, HTML_FILE
     from .trainer import MODEL_FILE

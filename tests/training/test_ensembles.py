@@ -140,3 +140,44 @@ def test_a_shipped_ensemble_names_its_members_from_its_configuration(db, tmp_pat
         training_config={"ensemble": {"members": [{"name": "v2", "weight": 0.5}, {"name": "v3", "weight": 0.5}]}},
     )
     assert version.member_names == ["v2", "v3"]
+
+
+def test_an_ensemble_unpacks_into_its_members_which_score_as_they_did_inside_it(members, tmp_path, capsys):
+    from detection.inference.runtime import load_keras_model
+    from tests.training.conftest import make_tiny_dataset
+
+    va, vb = members
+    dataset = make_tiny_dataset(tmp_path / "faces")
+    call_command("make_ensemble", "duo", "--members", "member-a", "member-b", "--dataset", str(dataset),
+                 "--output", str(tmp_path / "runs" / "duo"), "--register", "--no-evaluate")  # fmt: skip
+    duo = registry.ModelVersion.objects.get(name="duo")
+    # As if the members were never registered here (a shipped ensemble, its members trained elsewhere).
+    registry.ModelVersion.objects.filter(name="member-a").update(name="elsewhere-a")
+    registry.ModelVersion.objects.filter(name="member-b").update(name="elsewhere-b")
+
+    call_command("unpack_ensemble", "duo", "--output", str(tmp_path / "unpacked"))
+    assert "member-a:" in capsys.readouterr().out
+    unpacked = {v.name: v for v in registry.ModelVersion.objects.filter(training_config__unpacked_from="duo")}
+    assert set(unpacked) == {"member-a", "member-b"}
+    assert unpacked["member-b"].temperature == pytest.approx(2.0)
+    image = np.broadcast_to(np.array([0.8, 0.2, 0.1]) * 255, (1, TINY_INPUT_SIZE, TINY_INPUT_SIZE, 3)).astype(np.float32)
+    inside = np.asarray(load_keras_model(str(duo.artifact_path)).predict_on_batch(image))[0]
+    for column, name, original in ((1, "member-a", va), (2, "member-b", vb)):
+        alone = np.asarray(load_keras_model(str(unpacked[name].artifact_path)).predict_on_batch(image))[0, 0]
+        before = np.asarray(load_keras_model(str(original.artifact_path)).predict_on_batch(image))[0, 0]
+        assert alone == pytest.approx(before, abs=1e-6)  # the member's own raw probability
+        assert sigmoid(np.log(alone / (1 - alone)) / unpacked[name].temperature) == pytest.approx(inside[column], abs=1e-5)
+
+    # The unpacked members take a new member like any registered version; unpacking again registers nothing.
+    call_command("make_ensemble", "trio", "--members", "member-a", "member-b", "elsewhere-b", "--dataset", str(dataset),
+                 "--output", str(tmp_path / "runs" / "trio"), "--register", "--no-evaluate")  # fmt: skip
+    assert registry.ModelVersion.objects.get(name="trio").member_names == ["member-a", "member-b", "elsewhere-b"]
+    call_command("unpack_ensemble", "duo", "--output", str(tmp_path / "unpacked"))
+    assert registry.ModelVersion.objects.filter(training_config__unpacked_from="duo").count() == 2
+
+
+def test_unpacking_a_single_detector_is_refused(members):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="member-a is not an ensemble"):
+        call_command("unpack_ensemble", "member-a")
