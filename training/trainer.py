@@ -337,6 +337,10 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
             log(f"early stopping: no better {config.monitor} for {state['wait']} epochs")
         model.save(output / LAST_FILE)
         state["random_state"] = _save_random_state(model)  # dropout's streams continue where they were
+        # Counted as each epoch ends: a sitting that is killed keeps the time of the epochs it finished.
+        now = time.monotonic()
+        state["seconds"] += now - started
+        started = now
         _write_json(output / STATE_FILE, state)
         table.report(row)
     state["seconds"] += time.monotonic() - started

@@ -94,8 +94,11 @@ def test_a_resumed_run_gives_the_same_epoch_table_as_an_uninterrupted_one(tiny_d
 
     with pytest.raises(Crash):
         train(small_config(tiny_dataset, tmp_path / "split", epochs=3, dropout=0.5), progress=crash_after_the_second_epoch, log=lambda _: None)
-    assert read_state(tmp_path / "split")["epochs_done"] == 2
+    interrupted = read_state(tmp_path / "split")
+    assert interrupted["epochs_done"] == 2
+    assert interrupted["seconds"] >= sum(r["train_seconds"] for r in interrupted["rows"])  # the crashed sitting's time is kept
     resumed = train(resume_config(tmp_path / "split"), log=lambda _: None, resume=True)
+    assert resumed.seconds > interrupted["seconds"]
 
     assert [r["epoch"] for r in resumed.epochs] == [1, 2, 3]
     for key in ("loss", "accuracy", "val_loss", "val_auc", "learning_rate"):
