@@ -68,7 +68,6 @@ def make_dataset(samples, size, batch_size, training=False, augmentation=None, c
         ds = ds.cache()
     if training:
         ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
-        crop = crop if crop and crop < size else 0
         augment = make_augmenter(augmentation, crop or size, seed) if augmentation is not None else None
         if crop or augment:
             # Each element's draws are seeded by (seed, position): the same epoch gives the same batches,

@@ -90,6 +90,7 @@ def test_the_run_form_takes_crops_mixup_and_label_smoothing_and_refuses_what_the
     }  # fmt: skip
     refused = client.post(reverse("training:run-new"), {**fields, "crop": 256}).content.decode()
     assert "crop must be at least 32 and smaller than the input size (256)" in refused and not TrainingRun.objects.exists()
+    assert '<div role="alert"><ul class="errorlist nonfield"><li>crop must be' in refused  # read as an error, first
     assert client.post(reverse("training:run-new"), fields).status_code == 302
     config = TrainingRun.objects.get().config
     assert (config["crop"], config["mixup"], config["label_smoothing"]) == (128, 0.2, 0.1)
