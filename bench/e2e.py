@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/e2e.py [-n 200] [--rate 20] [--via service|api] [--broker redis://127.0.0.1:6379/9]
                                   [--database-url postgres://...] [--json out.json]
-                                  [--pin [--worker-cores N]] [--default-worker]
+                                  [--pin [--worker-cores N]] [--default-worker] [--no-prepare]
                                   [--batch K] [--gunicorn-workers W] [--gunicorn-threads T]
 
 Measures, in one run: the raw model throughput of the worker's runtime (same batch size, in this process),
@@ -19,9 +19,10 @@ request every K/rate seconds), to compare against single uploads.
 
 `--pin` gives the inference worker (`celery -Q inference`, its parent and its child) the last N cores
 (`--worker-cores`, default half of them: 1 of 2) and everything this bench starts or runs on the others: the
-private redis-server, gunicorn, this process (the uploading client threads and the polling), and the default-
-queue worker of `--default-worker`. PostgreSQL is not started here: pin its server yourself (or run it on
-another machine) for the worker's cores to be its own. The raw model rate is then measured a second time,
+private redis-server, gunicorn, this process (the uploading client threads and the polling), the prepare
+worker (`celery -Q prepare`: face search for new uploads, as deployed; `--no-prepare` leaves it out and the
+inference worker searches itself, as before) and the default-queue worker of `--default-worker`. PostgreSQL is
+not started here: pin its server yourself (or run it on another machine) for the worker's cores to be its own. The raw model rate is then measured a second time,
 this process pinned to the worker's cores alone, with the runtime loaded as the worker loads it; for ONNX
 Runtime also with its thread pool sized to those cores (ONNX Runtime sizes it from the machine's cores,
 not the process's affinity). The ratio that says something about Verity is end-to-end / raw-pinned.
@@ -142,6 +143,8 @@ def main():
                         help=f"cores of the inference worker with --pin (default {default_worker_cores})")  # fmt: skip
     parser.add_argument("--default-worker", action="store_true",
                         help="also run a default-queue worker (evidence), as deployed; on the others' cores with --pin")  # fmt: skip
+    parser.add_argument("--no-prepare", action="store_true",
+                        help="no prepare worker: the inference worker looks for the faces itself (VERITY_PREPARE_FACES=0)")  # fmt: skip
     parser.add_argument("--batch", type=int, help="with --via api: send K images per request to /submissions/batch/")
     parser.add_argument("--gunicorn-workers", type=int, default=1, help="with --via api (default 1)")
     parser.add_argument("--gunicorn-threads", type=int, default=2, help="with --via api (default 2)")
@@ -156,6 +159,7 @@ def main():
     if not args.broker:
         redis_proc, args.broker = start_redis(workdir, other_cores)
     private_stack_env(workdir, args.broker, args.database_url, unthrottled=True)
+    os.environ["VERITY_PREPARE_FACES"] = "0" if args.no_prepare else "1"
     if args.batch and args.batch > int(os.environ.get("VERITY_API_MAX_BATCH", 20)):
         os.environ["VERITY_API_MAX_BATCH"] = str(args.batch)  # a larger batch than the default limit, on purpose
     import django
@@ -220,6 +224,12 @@ def main():
             pinned([*worker_command, "-Q", "inference", "-n", "inference@%h"], worker_cores),
             cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "worker.log", "w"), stderr=subprocess.STDOUT,
         ))  # fmt: skip
+        if not args.no_prepare:
+            # Face search for new uploads (the prepare queue), as deployed: on the others' cores with --pin.
+            workers.append(subprocess.Popen(
+                pinned([*worker_command, "-Q", "prepare", "-n", "prepare@%h"], other_cores),
+                cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "prepare-worker.log", "w"), stderr=subprocess.STDOUT,
+            ))  # fmt: skip
         if args.default_worker:
             workers.append(subprocess.Popen(
                 pinned([*worker_command, "-Q", "default", "-n", "default@%h"], other_cores),
@@ -294,6 +304,7 @@ def main():
         "gunicorn_workers": args.gunicorn_workers if args.via == "api" else None,
         "gunicorn_threads": args.gunicorn_threads if args.via == "api" else None,
         "default_worker": args.default_worker,
+        "prepare_worker": not args.no_prepare,
         "pinned": args.pin,
         "worker_cores": worker_cores,
         "other_cores": other_cores,
@@ -322,6 +333,7 @@ def main():
           f"submitted through {how} by {args.clients} clients")  # fmt: skip
     if args.pin:
         print(f"pinned: inference worker on cores {worker_cores}; redis, web, clients"
+              f"{', prepare worker' if not args.no_prepare else ''}"
               f"{', default worker' if args.default_worker else ''} on {other_cores}"
               f"{'; PostgreSQL is not pinned by this bench' if figures['database'] != 'sqlite3' else ''}")  # fmt: skip
     print()

@@ -183,13 +183,17 @@ VERITY_VIDEO_FULL_SEARCH_EVERY = env.int("VERITY_VIDEO_FULL_SEARCH_EVERY", defau
 # Detection: decision threshold and the band around it that is flagged uncertain.
 VERITY_THRESHOLD = env.float("VERITY_THRESHOLD", default=0.5)
 VERITY_UNCERTAIN_BAND = env.float("VERITY_UNCERTAIN_BAND", default=0.15)
-# Operating point chosen by `evaluate` on the validation split: the threshold that calls at most this share
-# of real images fake (0 or unset: the balanced-accuracy optimum), then the widest uncertain band (up to
-# VERITY_UNCERTAIN_BAND) that sends at most VERITY_TARGET_REAL_REVIEW_SHARE of real images to review.
 # Score faces the way the detector was trained (crops with the training margin, the most suspicious face
 # decides; an image without a face is labelled no_face). Off: the whole image, resized (the older behaviour).
 VERITY_SCORE_FACES = env.bool("VERITY_SCORE_FACES", default=True)
 VERITY_MAX_FACES_SCORED = env.int("VERITY_MAX_FACES_SCORED", default=16)
+# Look for an image's faces on the prepare queue, off the inference worker's cores, before it is scored
+# (services.prepare); off, or with no worker consuming "prepare", the inference worker looks itself (an upload
+# waiting for a prepare worker that never comes is sent on by the sweep after VERITY_STUCK_AFTER_SECONDS).
+VERITY_PREPARE_FACES = env.bool("VERITY_PREPARE_FACES", default=True)
+# Operating point chosen by `evaluate` on the validation split: the threshold that calls at most this share
+# of real images fake (0 or unset: the balanced-accuracy optimum), then the widest uncertain band (up to
+# VERITY_UNCERTAIN_BAND) that sends at most VERITY_TARGET_REAL_REVIEW_SHARE of real images to review.
 VERITY_TARGET_FALSE_POSITIVE_RATE = env.float("VERITY_TARGET_FALSE_POSITIVE_RATE", default=0.05)
 VERITY_TARGET_REAL_REVIEW_SHARE = env.float("VERITY_TARGET_REAL_REVIEW_SHARE", default=0.12)
 VERITY_MODELS_DIR = Path(env.str("VERITY_MODELS_DIR", default=str(VAR_DIR / "models")))
@@ -218,6 +222,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "detection.tasks.score_submission": {"queue": "inference"},
+    "detection.tasks.prepare_submission": {"queue": "prepare"},
     "training.tasks.*": {"queue": "training"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

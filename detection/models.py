@@ -69,6 +69,9 @@ class Submission(models.Model):
     # batches have taken it up (a submission that keeps killing its worker fails after VERITY_MAX_SCORING_ATTEMPTS).
     requeued_at = models.DateTimeField(null=True, blank=True)
     scoring_attempts = models.PositiveSmallIntegerField(default=0)
+    # The faces found before scoring, on the prepare queue (services.prepare): (x, y, w, h) as fractions of the
+    # image, largest first; [] when there are none; null when nobody looked yet (the inference worker looks).
+    face_boxes = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     scored_at = models.DateTimeField(null=True, blank=True)

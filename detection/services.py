@@ -75,7 +75,7 @@ def submit(
         audit.record(uploader, "submission.uploaded", submission, sha256=image.sha256, source=source, kind=submission.kind)
         if enqueue:
             # robust: the upload is committed; whatever goes wrong sending it, the sweep sends it later.
-            transaction.on_commit(lambda: enqueue_scoring(submission.pk), robust=True)
+            transaction.on_commit(lambda: enqueue_after_upload(submission), robust=True)
     return submission
 
 
@@ -116,6 +116,55 @@ def submit_many(files, *, uploader=None, organisation=None, source=Submission.So
             result.rejected.extend((later, NOT_STORED) for later, _ in files[index:])
             break
     return result
+
+
+def prepares_faces(submission):
+    """Whether `submission`'s faces are looked for on the prepare queue before it is scored."""
+    return (
+        submission.kind == Submission.Kind.IMAGE
+        and getattr(settings, "VERITY_SCORE_FACES", True)
+        and getattr(settings, "VERITY_PREPARE_FACES", True)
+    )
+
+
+def enqueue_after_upload(submission):
+    """The first send of a new upload: to the prepare queue (its faces are found there), else to scoring.
+
+    Only this first send goes through the prepare queue; the sweep and a starting worker send straight to
+    scoring, where the inference worker looks for the faces itself when nobody did.
+    """
+    from .tasks import prepare_submission
+
+    if not prepares_faces(submission):
+        return enqueue_scoring(submission.pk)
+    try:
+        prepare_submission.delay(str(submission.pk))
+    except Exception as exc:  # the broker is unreachable: scoring's own send marks the upload pending
+        logger.warning("could not send %s to the prepare queue, sending it to scoring: %s", submission.pk, exc)
+        return enqueue_scoring(submission.pk)
+    return True
+
+
+def prepare(submission_id):
+    """Look for a queued image's faces (the prepare queue, off the inference worker's cores), then send it on.
+
+    The boxes are stored on the submission (Submission.face_boxes) and the inference worker cuts its crops from
+    them instead of searching. Whatever goes wrong here (the file store or the database out of reach, an image
+    OpenCV cannot read), the upload is still sent to scoring, where the worker looks itself or fails it with
+    the reason; one that is no longer queued (the sweep sent it on and it was scored) is left alone.
+    """
+    try:
+        submission = Submission.objects.only("pk", "file", "kind", "status", "face_boxes").filter(pk=submission_id).first()
+        if submission is None or submission.status != Submission.Status.QUEUED:
+            return False
+        if submission.face_boxes is None and prepares_faces(submission):
+            fractions = crops.face_fractions(crops.open_full(storage.read(submission.file)))
+            Submission.objects.filter(pk=submission_id, face_boxes__isnull=True).update(
+                face_boxes=fractions, updated_at=timezone.now()
+            )
+    except Exception as exc:
+        logger.warning("could not look for the faces of %s before scoring (the worker will): %s", submission_id, exc)
+    return enqueue_scoring(submission_id)
 
 
 def enqueue_scoring(submission_id):
@@ -275,7 +324,7 @@ def preprocess_batch(submissions, size):
         try:
             data = storage.read(submission.file)
             if faces:
-                found = crops.scoring_input(data, size, max_faces)
+                found = crops.scoring_input(data, size, max_faces, face_boxes=submission.face_boxes)
             else:
                 found = crops.ScoringInput([load_image(data, size)], crops.WHOLE_IMAGE)
         except Exception as exc:  # Pillow and OpenCV raise many types: the submission fails with the reason

@@ -76,6 +76,12 @@ def score_submission(requests):
     return None
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def prepare_submission(submission_id):
+    """Find a new upload's faces off the inference worker, then send it to scoring (prepare queue)."""
+    services.prepare(submission_id)
+
+
 @worker_ready.connect
 def requeue_pending_submissions(sender=None, **kwargs):
     # Uploads made while the broker was down were stored but never enqueued; send them now.

@@ -17,6 +17,7 @@ from .models import WorkerHeartbeat
 # The queues Verity's workers consume (config/settings.py CELERY_TASK_ROUTES), with what each is for.
 QUEUES = {
     "inference": "scoring uploads with the detector",
+    "prepare": "finding the faces of new uploads before scoring",
     "default": "evidence, ONNX exports and webhooks",
     "training": "training runs",
 }

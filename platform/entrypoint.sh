@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Container entrypoint: web | worker | default-worker | gpu-worker | training-worker | beat | migrate | manage ARGS...
+# Container entrypoint: web | worker | prepare-worker | default-worker | gpu-worker | training-worker | beat | migrate | manage ARGS...
 set -euo pipefail
 cd /app
 case "${1:-web}" in
@@ -13,6 +13,10 @@ case "${1:-web}" in
     export VERITY_INFERENCE_RUNTIME="${VERITY_INFERENCE_RUNTIME:-onnx}"
     exec celery -A config worker -Q "${WORKER_QUEUES:-inference}" --concurrency "${WORKER_CONCURRENCY:-1}" \
       -l "${LOG_LEVEL:-info}" -n "cpu@%h"
+    ;;
+  prepare-worker)
+    # Face search for new uploads (the prepare queue), so that the inference workers' cores only run the model.
+    exec celery -A config worker -Q prepare --concurrency "${WORKER_CONCURRENCY:-2}" -l "${LOG_LEVEL:-info}" -n "prepare@%h"
     ;;
   default-worker)
     # Forensic evidence, ONNX exports and webhooks: the default queue, one task at a time per process.

@@ -163,7 +163,7 @@ def submit_one(request, *, image=None, url=None, callback_url=""):
     # Set before scoring is queued, so that the result's webhook knows where to go; the key names the uploader.
     Submission.objects.filter(pk=submission.pk).update(callback_url=callback_url, api_key=request.auth)
     submission.callback_url, submission.api_key = callback_url, request.auth
-    transaction.on_commit(lambda: services.enqueue_scoring(submission.pk))
+    transaction.on_commit(lambda: services.enqueue_after_upload(submission))
     return submission
 
 

@@ -110,9 +110,33 @@ def training_crop(image, box):
     return round(left), round(top), round(left + side), round(top + side)
 
 
-def scoring_input(data, size, max_faces=16, close_up_first=True):
-    """The crops to score for the image `data` (bytes) at the model's input `size`."""
-    return scoring_input_for(open_full(data), size, max_faces, close_up_first=close_up_first)
+def scoring_input(data, size, max_faces=16, close_up_first=True, face_boxes=None):
+    """The crops to score for the image `data` (bytes) at the model's input `size`.
+
+    `face_boxes`: the faces already found (face_fractions(), on the prepare queue): no search here then.
+    """
+    image = open_full(data)
+    if face_boxes is not None:
+        return scoring_input_from_boxes(image, size, boxes_from_fractions(image, face_boxes), max_faces)
+    return scoring_input_for(image, size, max_faces, close_up_first=close_up_first)
+
+
+# At most this many boxes are kept for an image found before scoring (a crowd's faces beyond the scored ones
+# only count towards faces_found).
+MAX_STORED_FACES = 256
+
+
+def face_fractions(image, close_up_first=True):
+    """find_face_boxes() of the decoded `image`, as (x, y, w, h) fractions of its size: what is stored."""
+    width, height = image.size
+    boxes = find_face_boxes(image, close_up_first=close_up_first)[:MAX_STORED_FACES]
+    return [[x / width, y / height, w / width, h / height] for x, y, w, h in boxes]
+
+
+def boxes_from_fractions(image, fractions):
+    """face_fractions() back in `image`'s pixels: the boxes find_face_boxes() gave, exactly."""
+    width, height = image.size
+    return [(round(x * width), round(y * height), round(w * width), round(h * height)) for x, y, w, h in fractions]
 
 
 def scoring_input_for(image, size, max_faces=16, detect_max_side=DETECT_MAX_SIDE, close_up_first=True):

@@ -25,6 +25,10 @@ def test_the_worker_scores_faces_and_says_when_there_is_none(start_worker, setti
     assert faces.probability == pytest.approx(max(f["probability"] for f in faces.faces), abs=1e-6)
     none = Detection.objects.get(submission=field)
     assert none.label == "no_face" and none.scored_on == "no_face" and none.faces == []
+    # The faces were found on the prepare queue before scoring (none in the field: looked for, not found).
+    assert "detection.tasks.prepare_submission" in worker.output()
+    assert len(Submission.objects.get(pk=pair.pk).face_boxes) == 2
+    assert Submission.objects.get(pk=field.pk).face_boxes == []
 
 
 def test_the_worker_serves_an_ensemble_version_with_each_members_score(start_worker, tmp_path, journalist):

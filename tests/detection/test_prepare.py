@@ -1,0 +1,144 @@
+"""The prepare queue: a new upload's faces are found off the inference worker, which then only cuts and scores.
+
+Whatever goes wrong on the way (the prepare message lost, the broker refusing it, the store out of reach), the
+upload still reaches scoring, where the worker looks for the faces itself.
+"""
+import pytest
+from django.utils import timezone
+
+from detection import services, storage, sweeper, tasks
+from detection.inference import crops
+from detection.models import Detection, Submission
+from tests.conftest import make_image_bytes
+from tests.detection.test_face_scoring import face_photo, jpeg, scene, two_faces_one_red
+
+
+@pytest.fixture
+def faces_on(settings):
+    settings.VERITY_SCORE_FACES = True
+    settings.VERITY_PREPARE_FACES = True
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What was published, by queue, instead of publishing it: {"prepare": [ids], "inference": [ids]}."""
+    published = {"prepare": [], "inference": []}
+    monkeypatch.setattr(tasks.prepare_submission, "delay", lambda pk: published["prepare"].append(pk))
+    monkeypatch.setattr(tasks.score_submission, "delay", lambda pk: published["inference"].append(pk))
+    return published
+
+
+def upload(data, name, journalist, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return services.submit(data=data, name=name, uploader=journalist)
+
+
+def test_prepare_submission_is_routed_to_the_prepare_queue():
+    from config.celery import app
+
+    assert app.amqp.router.route({}, tasks.prepare_submission.name)["queue"].name == "prepare"
+    assert app.amqp.router.route({}, tasks.score_submission.name)["queue"].name == "inference"
+
+
+def test_a_new_image_goes_to_the_prepare_queue_first(faces_on, sent, journalist, django_capture_on_commit_callbacks):
+    submission = upload(jpeg(face_photo()), "face.jpg", journalist, django_capture_on_commit_callbacks)
+    assert sent == {"prepare": [str(submission.pk)], "inference": []}
+
+
+@pytest.mark.parametrize("setting", ["VERITY_PREPARE_FACES", "VERITY_SCORE_FACES"])
+def test_with_preparing_or_face_scoring_off_an_upload_goes_straight_to_scoring(
+    faces_on, settings, setting, sent, journalist, django_capture_on_commit_callbacks
+):
+    setattr(settings, setting, False)
+    submission = upload(jpeg(face_photo()), "face.jpg", journalist, django_capture_on_commit_callbacks)
+    assert sent == {"prepare": [], "inference": [str(submission.pk)]}
+
+
+def test_a_broker_refusing_the_prepare_message_sends_the_upload_to_scoring(
+    faces_on, monkeypatch, sent, journalist, django_capture_on_commit_callbacks
+):
+    def refused(pk):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.prepare_submission, "delay", refused)
+    submission = upload(jpeg(face_photo()), "face.jpg", journalist, django_capture_on_commit_callbacks)
+    assert sent["inference"] == [str(submission.pk)]
+
+
+def test_prepare_stores_the_faces_and_sends_the_upload_to_scoring(faces_on, sent, journalist):
+    photo = two_faces_one_red()
+    submission = services.submit(data=jpeg(photo), name="pair.jpg", uploader=journalist, enqueue=False)
+    assert submission.face_boxes is None
+    assert services.prepare(submission.pk) is True
+    submission.refresh_from_db()
+    decoded = crops.open_full(jpeg(photo))
+    assert submission.face_boxes == crops.face_fractions(decoded)  # JSON keeps floats exactly
+    assert len(submission.face_boxes) == 2 and all(0 <= v <= 1 for box in submission.face_boxes for v in box)
+    assert crops.boxes_from_fractions(decoded, submission.face_boxes) == crops.find_face_boxes(decoded, close_up_first=True)
+    assert sent["inference"] == [str(submission.pk)]
+
+
+def test_the_worker_cuts_the_stored_faces_and_scores_as_its_own_search_would(faces_on, sent, journalist, active_model, monkeypatch):
+    data = jpeg(scene(tint=(255, 0, 0)))
+    searched = services.submit(data=data, name="searched.jpg", uploader=journalist, enqueue=False)
+    services.score(searched.pk)  # the worker looks itself (nobody prepared it)
+    prepared = services.submit(data=data, name="prepared.jpg", uploader=journalist, enqueue=False)
+    services.prepare(prepared.pk)
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the worker searched for faces that were already found")
+
+    monkeypatch.setattr(crops, "find_face_boxes", no_search)
+    services.score(prepared.pk)
+    own, cut = Detection.objects.get(submission=searched), Detection.objects.get(submission=prepared)
+    assert cut.scored_on == own.scored_on == Detection.ScoredOn.FACES
+    assert cut.probability == pytest.approx(own.probability, abs=1e-6) and cut.label == own.label
+    assert [f["box"] for f in cut.faces] == [f["box"] for f in own.faces]
+
+
+def test_an_image_without_a_face_is_prepared_as_such_and_not_searched_again(faces_on, sent, journalist, active_model, monkeypatch):
+    submission = services.submit(data=make_image_bytes(size=(300, 200), color=(30, 160, 40)), name="field.jpg",
+                                 uploader=journalist, enqueue=False)  # fmt: skip
+    services.prepare(submission.pk)
+    submission.refresh_from_db()
+    assert submission.face_boxes == []  # looked for, none: not the same as never looked for (None)
+    monkeypatch.setattr(crops, "find_face_boxes", lambda *a, **k: pytest.fail("searched again"))
+    services.score(submission.pk)
+    assert Detection.objects.get(submission=submission).label == Detection.Label.NO_FACE
+
+
+def test_prepare_leaves_an_upload_that_was_scored_meanwhile_alone(faces_on, sent, journalist, active_model):
+    submission = services.submit(data=jpeg(face_photo()), name="face.jpg", uploader=journalist, enqueue=False)
+    services.score(submission.pk)  # the sweep sent it straight to scoring before its prepare message came
+    assert services.prepare(submission.pk) is False
+    submission.refresh_from_db()
+    assert submission.face_boxes is None and sent["inference"] == []
+    assert services.prepare("00000000-0000-0000-0000-000000000000") is False  # gone
+
+
+def test_a_store_out_of_reach_at_prepare_still_sends_the_upload_on(faces_on, sent, journalist, monkeypatch):
+    submission = services.submit(data=jpeg(face_photo()), name="face.jpg", uploader=journalist, enqueue=False)
+
+    def unreachable(name):
+        raise storage.StorageUnavailable("the bucket is not answering")
+
+    monkeypatch.setattr(storage, "read", unreachable)
+    assert services.prepare(submission.pk) is True
+    submission.refresh_from_db()
+    assert submission.face_boxes is None  # the worker will look itself
+    assert sent["inference"] == [str(submission.pk)]
+
+
+def test_an_upload_whose_prepare_message_was_lost_is_sent_to_scoring_by_the_sweep(
+    faces_on, settings, sent, journalist, django_capture_on_commit_callbacks
+):
+    submission = upload(jpeg(face_photo()), "face.jpg", journalist, django_capture_on_commit_callbacks)
+    assert sent["prepare"] == [str(submission.pk)]  # and nobody consumes it
+    later = timezone.now() + timezone.timedelta(seconds=settings.VERITY_STUCK_AFTER_SECONDS + 1)
+    assert sweeper.resend_stuck_submissions(later) == 1
+    assert sent["inference"] == [str(submission.pk)]
+
+
+def test_a_video_is_never_sent_to_the_prepare_queue(faces_on):
+    assert not services.prepares_faces(Submission(kind=Submission.Kind.VIDEO))
+    assert services.prepares_faces(Submission(kind=Submission.Kind.IMAGE))
