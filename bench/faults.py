@@ -252,10 +252,18 @@ class Media:
             subprocess.run(["chattr", "-i", str(probe)], capture_output=True)
             shutil.rmtree(probe, ignore_errors=True)
 
+    # Paths per chattr call: a store of tens of thousands of uploads has more directories than one command line
+    # may name ("Argument list too long").
+    CHATTR_CHUNK = 1000
+
+    def _chattr(self, flag):
+        for start in range(0, len(self.locked), self.CHATTR_CHUNK):
+            subprocess.run(["chattr", flag, *self.locked[start: start + self.CHATTR_CHUNK]], check=True)
+
     def refuse(self):
         if self.method == "chattr +i":
             self.locked = [str(self.store)] + [str(Path(d) / n) for d, names, _ in os.walk(self.store) for n in names]
-            subprocess.run(["chattr", "+i", *self.locked], check=True)
+            self._chattr("+i")
         else:
             nowhere = self.link.with_name("media.tmp")
             nowhere.symlink_to(self.link.with_name("no-such-store"))
@@ -263,7 +271,7 @@ class Media:
 
     def accept(self):
         if self.method == "chattr +i":
-            subprocess.run(["chattr", "-i", *self.locked], check=True)
+            self._chattr("-i")
             self.locked = []
         else:
             back = self.link.with_name("media.tmp")
@@ -799,6 +807,9 @@ def count(scenario, load, monitor, times):
         "seconds_to_finish_exposed": (
             round(monitor.exposed_finished_at - times["restored"], 2) if monitor.exposed_finished_at else None
         ),
+        # The burst goes on after the service is back, so "all" includes the rest of the burst: this is how long
+        # the last upload waited for its verdict (a stack that has caught up answers in about one batch).
+        "seconds_after_last_upload": round(finished_at - times["load_done"], 2) if finished_at else None,
         "drain_timed_out": finished_at is None,
         "end_to_end_per_s": round(accepted_db / (finished_at - times["burst_started"]), 2) if finished_at else None,
         "scenario_seconds": round(time.time() - times["scenario_started"], 1),
@@ -1076,6 +1087,7 @@ def report(f):
         ["API 5xx during / after; 503 with Retry-After", f"{f['api_5xx_during']} / {f['api_5xx_after']}; {f['api_503_with_retry_after']} of {f['api_503']}"],
         ["re-sent by the sweep (uploads / sends)", f"{f['requeued_by_sweeper']} / {f['sweeper_resent']}"],
         ["seconds to recover (all / exposed)", f"{f['seconds_to_recover']} / {f['seconds_to_finish_exposed']}"],
+        ["seconds from the last upload to the last verdict", f["seconds_after_last_upload"]],
         ["end-to-end uploads/s", f["end_to_end_per_s"]],
         ["audit chain verified", f["audit_verified"]],
         ["scenario seconds", f["scenario_seconds"]],

@@ -99,6 +99,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 # Persistent connections: a worker reconnecting for every batch spent more time connecting than scoring.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# ...checked before each request or task reuses one: after a database restart every kept connection is dead, and
+# the first request on each web thread answered 503 after the outage was over (bench/faults.py postgres-restart).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -76,7 +76,10 @@ def score_submission(requests):
     return None
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# Not handed back when its process dies (unlike the settings' default): an image that kills the face search would
+# otherwise kill prepare workers forever. Its upload stays queued and the sweep sends it straight to scoring,
+# where a poison image fails after VERITY_MAX_SCORING_ATTEMPTS.
+@shared_task(acks_late=True, reject_on_worker_lost=False, ignore_result=True)
 def prepare_submission(submission_id):
     """Find a new upload's faces off the inference worker, then send it to scoring (prepare queue)."""
     services.prepare(submission_id)

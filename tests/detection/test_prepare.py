@@ -142,3 +142,12 @@ def test_an_upload_whose_prepare_message_was_lost_is_sent_to_scoring_by_the_swee
 def test_a_video_is_never_sent_to_the_prepare_queue(faces_on):
     assert not services.prepares_faces(Submission(kind=Submission.Kind.VIDEO))
     assert services.prepares_faces(Submission(kind=Submission.Kind.IMAGE))
+
+
+def test_a_prepare_task_whose_worker_died_is_not_handed_back_to_kill_the_next_one():
+    # An image that crashes the face search must not go round the prepare workers forever: its message is
+    # acknowledged with the dead process, and the sweep sends the upload straight to scoring (test above), where
+    # a poison image fails after VERITY_MAX_SCORING_ATTEMPTS.
+    assert tasks.prepare_submission.acks_late is True
+    assert tasks.prepare_submission.reject_on_worker_lost is False
+    assert tasks.score_submission.acks_late is True

@@ -311,3 +311,23 @@ def test_the_inference_backlog_is_what_the_broker_says_waits_in_the_inference_qu
     assert READ_BACKLOG() == 7
     monkeypatch.setattr(broker, "queue_depths", lambda queues: broker.QueueDepths(dict.fromkeys(queues), error="down"))
     assert READ_BACKLOG() is None
+
+
+def test_a_persistent_connection_the_database_dropped_is_replaced_before_the_next_request(transactional_db):
+    """After a PostgreSQL restart every persistent connection is dead; without a health check the first request
+    on each web thread (and the first task on each worker) met it and answered 503 after the outage was over
+    (bench/faults.py postgres-restart: 2 API 503s after the restart). CONN_HEALTH_CHECKS replaces it first."""
+    import psycopg
+    from django.db import close_old_connections, connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a server whose connections can be cut from outside: PostgreSQL")
+    Submission.objects.count()  # the persistent connection is open
+    pid = connection.connection.info.backend_pid
+    s = connection.settings_dict
+    with psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"] or None,
+                         dbname=s["NAME"], autocommit=True) as other:  # fmt: skip
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])  # as a restart does to every connection
+    close_old_connections()  # what Django does at the start of every request and Celery around every task
+    assert Submission.objects.count() == 0  # answered on a new connection, not OperationalError
+    assert connection.connection.info.backend_pid != pid
