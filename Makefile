@@ -36,7 +36,7 @@ run: migrate
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash platform/run-dev.sh
 
 worker: install
-	$(PY) -m celery -A config worker -Q inference,prepare,default,training --concurrency 1 -l info
+	$(PY) -m celery -A config worker -Q inference,prepare,sweep,default,training --concurrency 1 -l info
 
 web: install
 	$(PY) manage.py runserver $(HOST):$(PORT)

@@ -232,7 +232,7 @@ def main():
             ))  # fmt: skip
         if args.default_worker:
             workers.append(subprocess.Popen(
-                pinned([*worker_command, "-Q", "default", "-n", "default@%h"], other_cores),
+                pinned([*worker_command, "-Q", "sweep,default", "-n", "default@%h"], other_cores),
                 cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "default-worker.log", "w"), stderr=subprocess.STDOUT,
             ))  # fmt: skip
 

@@ -337,7 +337,7 @@ class Stack:
             "web": ([py, "-m", "gunicorn", "config.wsgi:application", "-c", "platform/gunicorn.conf.py"], http_ready, web_port),
             "inference": (celery + ["worker", "-Q", "inference", "--concurrency", "1", "-l", "info", "-n", "cpu@%h"],
                           says(" ready."), None),
-            "default": (celery + ["worker", "-Q", "default", "--concurrency", "1", "--prefetch-multiplier", "1",
+            "default": (celery + ["worker", "-Q", "sweep,default", "--concurrency", "1", "--prefetch-multiplier", "1",
                                   "-l", "info", "-n", "default@%h"], says(" ready."), None),
             "beat": (celery + ["beat", "-l", "info", "--schedule", str(self.root / "var" / "celerybeat-schedule")],
                      says("beat: Starting"), None),

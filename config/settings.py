@@ -226,6 +226,10 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "detection.tasks.score_submission": {"queue": "inference"},
     "detection.tasks.prepare_submission": {"queue": "prepare"},
+    # The recovery sweep has a queue of its own, consumed beside `default`: behind a backlog of evidence tasks in
+    # `default` every pass expired unrun, and uploads the broker refused waited 67 s after it came back
+    # (bench/faults.py `together` at 10,000 uploads).
+    "detection.tasks.sweep": {"queue": "sweep"},
     "training.tasks.*": {"queue": "training"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

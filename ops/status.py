@@ -19,6 +19,7 @@ QUEUES = {
     "inference": "scoring uploads with the detector",
     "prepare": "finding the faces of new uploads before scoring",
     "default": "evidence, ONNX exports and webhooks",
+    "sweep": "the recovery sweep (celery beat, every few seconds)",
     "training": "training runs",
 }
 # A worker is live when it has written its heartbeat (every ~15 s) within this many seconds.

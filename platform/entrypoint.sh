@@ -19,8 +19,9 @@ case "${1:-web}" in
     exec celery -A config worker -Q prepare --concurrency "${WORKER_CONCURRENCY:-2}" -l "${LOG_LEVEL:-info}" -n "prepare@%h"
     ;;
   default-worker)
-    # Forensic evidence, ONNX exports and webhooks: the default queue, one task at a time per process.
-    exec celery -A config worker -Q default --concurrency "${WORKER_CONCURRENCY:-2}" --prefetch-multiplier 1 \
+    # Forensic evidence, ONNX exports and webhooks: the default queue, one task at a time per process; and the
+    # recovery sweep, on a queue of its own so that it never waits behind them.
+    exec celery -A config worker -Q sweep,default --concurrency "${WORKER_CONCURRENCY:-2}" --prefetch-multiplier 1 \
       -l "${LOG_LEVEL:-info}" -n "default@%h"
     ;;
   gpu-worker)

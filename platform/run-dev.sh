@@ -26,7 +26,7 @@ if [ "$(id -u)" = 0 ]; then
   echo "Note: running as root. Fine in a throwaway container; on a shared machine run 'make run' as an ordinary user."
   worker_warnings="${worker_warnings:+$worker_warnings,}ignore:You're running the worker with superuser privileges"
 fi
-PYTHONWARNINGS=$worker_warnings "$PY" -m celery -A config worker -Q inference,prepare,default,training --concurrency 1 -l info \
+PYTHONWARNINGS=$worker_warnings "$PY" -m celery -A config worker -Q inference,prepare,sweep,default,training --concurrency 1 -l info \
   >"$VAR/worker.log" 2>&1 &
 worker=$!
 # Celery beat runs the recovery sweep (detection/sweeper.py): uploads whose message was lost are sent again.

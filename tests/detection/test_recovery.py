@@ -261,6 +261,8 @@ def test_the_sweep_command_and_the_beat_schedule(journalist, settings, sent):
     entry = app.conf.beat_schedule["sweep"]
     assert entry["task"] == "detection.tasks.sweep" and entry["task"] in app.tasks
     assert entry["schedule"] == settings.VERITY_SWEEP_INTERVAL_SECONDS
+    # A queue of its own: behind a backlog of evidence tasks on `default` every pass expired before it ran.
+    assert app.amqp.router.route({}, entry["task"])["queue"].name == "sweep"
 
 
 def test_a_batch_that_cannot_reach_the_file_store_goes_back_without_failing_anyone(active_model, journalist, monkeypatch):

@@ -40,7 +40,7 @@ class WorkerProcess:
         )
         cmd = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
-            "-Q", "inference,prepare,default", "--concurrency", "1", "--pool", "prefork",
+            "-Q", "inference,prepare,sweep,default", "--concurrency", "1", "--pool", "prefork",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "-n", f"e2e-{uuid.uuid4().hex[:8]}@%h", "-l", "info",
         ]  # fmt: skip

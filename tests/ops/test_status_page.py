@@ -66,7 +66,7 @@ def test_a_broker_it_cannot_count_shows_unknown_depths(staff, settings):
     settings.CELERY_BROKER_URL = "memory://"
     page = staff.get(PAGE).content.decode()
     assert "Queue lengths are unknown" in page and ">unknown</td>" in page
-    assert staff.get(JSON).json()["queues"]["messages_waiting"] == {"inference": None, "prepare": None, "default": None, "training": None}
+    assert staff.get(JSON).json()["queues"]["messages_waiting"] == {"inference": None, "prepare": None, "default": None, "sweep": None, "training": None}
 
 
 def test_an_unreachable_broker_is_said_not_hidden(staff, settings):

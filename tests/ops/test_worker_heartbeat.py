@@ -16,7 +16,7 @@ from tests.e2e.conftest import start_worker, wait_for  # noqa: F401 (start_worke
 def test_a_real_worker_reports_its_start_its_batches_and_its_heartbeats(start_worker, journalist, active_model):
     proc = start_worker(VERITY_WORKER_HEARTBEAT_SECONDS="1")
     row = wait_for(lambda: WorkerHeartbeat.objects.filter(pid=proc.proc.pid).first(), 30, "the start row", proc)
-    assert row.hostname.startswith("e2e-") and sorted(row.queues) == ["default", "inference", "prepare"]
+    assert row.hostname.startswith("e2e-") and sorted(row.queues) == ["default", "inference", "prepare", "sweep"]
     assert row.batches == 0 and row.model_version == "" and row.last_batch_at is None
 
     # The timer in the main process: last_seen moves on with no task at all.
