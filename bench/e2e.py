@@ -22,10 +22,10 @@ request every K/rate seconds), to compare against single uploads.
 private redis-server, gunicorn, this process (the uploading client threads and the polling), the prepare
 worker (`celery -Q prepare`: face search for new uploads, as deployed; `--no-prepare` leaves it out and the
 inference worker searches itself, as before) and the default-queue worker of `--default-worker`. PostgreSQL is
-not started here: pin its server yourself (or run it on another machine) for the worker's cores to be its own. The raw model rate is then measured a second time,
-this process pinned to the worker's cores alone, with the runtime loaded as the worker loads it; for ONNX
-Runtime also with its thread pool sized to those cores (ONNX Runtime sizes it from the machine's cores,
-not the process's affinity). The ratio that says something about Verity is end-to-end / raw-pinned.
+not started here: pin its server yourself (or run it on another machine) for the worker's cores to be its own.
+The raw model rate is then measured a second time, this process pinned to the worker's cores alone, with the
+runtime loaded as the worker loads it; for ONNX Runtime also with its thread pool sized to those cores (ONNX
+Runtime sizes it from the machine's cores, not the process's affinity). The ratio that says something about Verity is end-to-end / raw-pinned.
 """
 import argparse
 import gc

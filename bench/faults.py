@@ -923,11 +923,13 @@ def prepare(stack, env):
     if stack.args.model == "default":
         call_command("ensure_default_model", stdout=io.StringIO())
     else:
+        from detection.inference.runtime import load_keras_model
         from training import registry
 
         path = tiny_detector(MODELS_CACHE / "faults-tiny.keras") if stack.args.model == "tiny" else Path(stack.args.model).resolve()
+        input_size = load_keras_model(str(path)).input_shape[1]
         registry.activate(registry.register(name=f"faults-{path.stem}", artifact=path, architecture="Custom",
-                                            input_size=model_input_size(path), is_trained=True))  # fmt: skip
+                                            input_size=input_size, is_trained=True))  # fmt: skip
     MODELS_CACHE.mkdir(parents=True, exist_ok=True)
     # In a process of its own: exporting loads TensorFlow, which this process has no further use for.
     with open(stack.logs / "export.log", "ab") as log:
@@ -959,12 +961,6 @@ def tiny_detector(path):
     model.get_layer("fake_probability").set_weights([np.array([[6.0], [-4.0], [-4.0]]), np.array([-1.0])])
     model.save(path)
     return path
-
-
-def model_input_size(path):
-    import keras
-
-    return int(keras.saving.load_model(path, compile=False).input_shape[1])
 
 
 def warm_up(ctx, args):
