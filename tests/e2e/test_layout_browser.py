@@ -1,7 +1,8 @@
 """Every main page fits its viewport: a desktop at 1280x800 and a phone at 390x844, in a real headless Chromium.
 
 Each page is saved as a full-page screenshot in test-results/layout-<page>-<viewport>.png, so that a person can
-look at them; the test fails when a page is wider than the viewport (the reader would have to scroll sideways).
+look at them; the test fails when a page is wider than the viewport (the reader would have to scroll sideways)
+or when a button sits off the line of what it stands beside (the header's Sign out, a page heading's action).
 """
 import pytest
 from django.conf import settings
@@ -81,6 +82,27 @@ def _pages(site):
     return pages
 
 
+# [what, pixels off] for every button whose middle is more than 4 px off the middle of what it stands on a line with:
+# the header's Sign out beside the signed-in user's name, a page heading's action beside the heading (an h1's
+# margins put its box 0.1 em below its text's middle: 2.6 px).
+MISALIGNED_BUTTONS = """() => {
+  const middle = (element) => { const r = element.getBoundingClientRect(); return (r.top + r.bottom) / 2; };
+  const off = [];
+  const who = document.querySelector(".signout .who"), signOut = document.querySelector(".signout button");
+  if (who && signOut) off.push(["Sign out", Math.abs(middle(who) - middle(signOut))]);
+  for (const heading of document.querySelectorAll(".heading")) {
+    const title = heading.querySelector("h1");
+    if (!title) continue;
+    const t = title.getBoundingClientRect();
+    for (const button of heading.querySelectorAll(".button, button")) {
+      const r = button.getBoundingClientRect();
+      if (r.top < t.bottom && r.bottom > t.top) off.push([button.textContent.trim(), Math.abs(middle(title) - middle(button))]);
+    }
+  }
+  return off.filter(([, pixels]) => pixels > 4);
+}"""
+
+
 def _session_cookie(user, url):
     client = Client()
     client.force_login(user)
@@ -102,7 +124,7 @@ def test_every_main_page_fits_the_viewport_and_is_saved_as_a_screenshot(
         users["partner_admin"].user_permissions.add(Permission.objects.get(codename="manage_organisation_api_keys"))
     size = VIEWPORTS[viewport]
     SCREENSHOTS.mkdir(exist_ok=True)
-    too_wide = []
+    too_wide, misaligned = [], []
     contexts = {}
     try:
         for name, who, path in _pages(site):
@@ -118,6 +140,7 @@ def test_every_main_page_fits_the_viewport_and_is_saved_as_a_screenshot(
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > size["width"]:
                 too_wide.append(f"{name} ({path}) is {width} px wide")
+            misaligned.extend(f"{name}: {what!r} {pixels:.1f} px" for what, pixels in page.evaluate(MISALIGNED_BUTTONS))
             if name == "submission-report" and viewport == "desktop":
                 page.emulate_media(media="print")  # what Print gives: print.css, no navigation
                 assert not page.locator(".topbar").is_visible() and not page.get_by_text("Download PDF").is_visible()
@@ -127,3 +150,4 @@ def test_every_main_page_fits_the_viewport_and_is_saved_as_a_screenshot(
         for context in contexts.values():
             context.close()
     assert not too_wide, f"wider than the {size['width']} px {viewport} viewport: " + "; ".join(too_wide)
+    assert not misaligned, "buttons off the line of what they stand beside: " + "; ".join(misaligned)

@@ -32,6 +32,11 @@ def test_a_moderator_claims_and_decides_with_the_keyboard(live_server, browser_p
     shortcuts_on(page)
     assert page.locator("table.queue tbody tr").count() == 2
     page.screenshot(path=str(SCREENSHOTS / "review-queue.png"), full_page=True)
+    # On a desktop a short name stays on one line beside its thumbnail (its box is one line-height tall).
+    lines = page.locator("td.image-cell .filename").evaluate_all(
+        "(names) => names.map((n) => Math.round(n.getBoundingClientRect().height / parseFloat(getComputedStyle(n).lineHeight)))"
+    )
+    assert lines == [1, 1], f"file names over {lines} lines"
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.screenshot(path=str(SCREENSHOTS / "review-queue-phone.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
