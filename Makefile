@@ -42,8 +42,12 @@ web: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Install and run the whole suite (PostgreSQL and Redis when DATABASE_URL / CELERY_BROKER_URL are set).
+# One process per core, at most 4, a test file's tests in one process; each process has its own test database,
+# broker and cache (tests/xdist_isolation.py, which must load before Django's settings: hence -p).
+PYTEST_PARALLEL ?= -p tests.xdist_isolation -n auto --maxprocesses=4 --dist loadfile
+
 test: install-test
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 check: install
 	$(PY) manage.py check

@@ -6,6 +6,7 @@ a red image scores near 1 (fake), a green or blue one near 0 (real). Tests can t
 import io
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from django.contrib.auth.models import Group
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+if os.environ.get("PYTEST_XDIST_WORKER") and "tests.xdist_isolation" not in sys.modules:
+    # Processes sharing one broker take each other's Celery tasks: `make test` loads the plugin that separates them.
+    pytest.exit("pytest -n needs -p tests.xdist_isolation (as `make test` runs it: see PYTEST_PARALLEL in the Makefile)", 4)
 
 TINY_INPUT_SIZE = 32
 
