@@ -6,12 +6,12 @@ take each other's Celery tasks (a real worker started by one test scoring anothe
 wrong database) and share rate-limit and quota counters. So worker `gwN` moves to Redis database base + 1 + N
 (the cache follows the broker, as in settings), or to a SQLite broker file of its own.
 
-Loaded with `-p tests.xdist_isolation` (pytest.ini): it must run before pytest-django reads the settings, which is
+Loaded with `-p tests.xdist_isolation` (`PYTEST_PARALLEL` in the Makefile): it must run before pytest-django reads the settings, which is
 earlier than any conftest.py. It runs after pytest-env has set the suite's defaults (both are `tryfirst`; a `-p`
 plugin is registered before the installed ones, and pluggy calls the later-registered first).
 """
 import os
-import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,12 +22,11 @@ def worker_broker_url(url, worker):
     """The broker URL for xdist worker `worker` ("gw0", "gw1"...) given the suite's URL."""
     index = int(worker.removeprefix("gw"))
     if url.startswith(("redis://", "rediss://")):
-        match = re.match(r"^(rediss?://[^/?#]*)(?:/(\d*))?(.*)$", url)
-        base, database, rest = match.group(1), int(match.group(2) or 0), match.group(3)
-        database += 1 + index
+        parts = urlsplit(url)
+        database = int(parts.path.strip("/") or 0) + 1 + index
         if database >= REDIS_DATABASES:
             raise pytest.UsageError(f"{worker} would need Redis database {database}: run fewer xdist workers")
-        return f"{base}/{database}{rest}"
+        return parts._replace(path=f"/{database}").geturl()
     if url.startswith("sqla+sqlite:///"):
         path, dot, suffix = url.rpartition(".")
         return f"{path}-{worker}.{suffix}" if dot else f"{url}-{worker}"

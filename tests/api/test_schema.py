@@ -29,9 +29,9 @@ def test_the_schema_and_the_interactive_docs_are_served(client, db):
 def test_the_served_schema_is_generated_once_per_process_and_is_the_same_for_everyone(client, db, monkeypatch, partner):
     from drf_spectacular.generators import SchemaGenerator
 
-    from detection.api.schema import SchemaView
+    from detection.api.schema import CachedSchemaGenerator
 
-    monkeypatch.setattr(SchemaView, "_generated", {})
+    monkeypatch.setattr(CachedSchemaGenerator, "_generated", {})
     generated = []
     get_schema = SchemaGenerator.get_schema
     monkeypatch.setattr(SchemaGenerator, "get_schema", lambda self, *a, **kw: generated.append(1) or get_schema(self, *a, **kw))
