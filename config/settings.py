@@ -214,14 +214,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Inference batches: up to VERITY_BATCH_SIZE images, or what arrived within VERITY_BATCH_WAIT_MS.
 VERITY_BATCH_SIZE = env.int("VERITY_BATCH_SIZE", default=16)
 VERITY_BATCH_WAIT_MS = env.int("VERITY_BATCH_WAIT_MS", default=50)
+# The prepare queue's face search is batched the same way, with a shorter wait: it runs before scoring's.
+VERITY_PREPARE_WAIT_MS = env.int("VERITY_PREPARE_WAIT_MS", default=10)
 # onnx (ONNX Runtime, CPU workers) or keras (TensorFlow; GPU workers).
 VERITY_INFERENCE_RUNTIME = env.str("VERITY_INFERENCE_RUNTIME", default="onnx")
 # Export every promoted version to ONNX (a default-queue task); workers use Keras until the export exists.
 VERITY_EXPORT_ON_PROMOTE = env.bool("VERITY_EXPORT_ON_PROMOTE", default=True)
 # Serve the int8 variant where one exists and lost no more than 0.005 test AUC (`manage.py quantize_model`).
 VERITY_REDUCED_PRECISION = env.bool("VERITY_REDUCED_PRECISION", default=True)
-# A worker must hold a whole batch of unacknowledged messages for celery-batches to fill it.
-CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=VERITY_BATCH_SIZE)
+# A worker must hold a whole batch of unacknowledged messages for celery-batches to fill it, and the next batch
+# fills while one is scored (detection.tasks.ScoringBatches): two batches.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=2 * VERITY_BATCH_SIZE)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "detection.tasks.score_submission": {"queue": "inference"},

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, JSONField, Q, Value, When
 from django.utils import timezone
 
 import audit
@@ -146,29 +146,56 @@ def enqueue_after_upload(submission):
 
 
 def prepare(submission_id):
-    """Look for a queued image's faces (the prepare queue, off the inference worker's cores), then send it on.
+    """prepare_many() for one upload: True when it was sent on to scoring."""
+    return prepare_many([submission_id]).get(str(submission_id), False)
 
-    The boxes are stored on the submission (Submission.face_boxes) and the inference worker cuts its crops from
-    them instead of searching. Whatever goes wrong here (the file store or the database out of reach, an image
-    OpenCV cannot read), the upload is still sent to scoring, where the worker looks itself or fails it with
-    the reason; one that is no longer queued (the sweep sent it on and it was scored) is left alone.
+
+def prepare_many(submission_ids):
+    """Look for queued images' faces (the prepare queue, off the inference worker's cores), then send them on.
+
+    The boxes are stored on each submission (Submission.face_boxes) and the inference worker cuts its crops from
+    them instead of searching. One query reads the batch and one stores every box found. Whatever goes wrong
+    here (the file store or the database out of reach, an image OpenCV cannot read), the uploads are still sent
+    to scoring, where the worker looks itself or fails one with the reason; one that is no longer queued (the
+    sweep sent it on and it was scored) or is gone is left alone. Returns {submission id (str): sent on}.
     """
+    keys = [str(pk) for pk in submission_ids]
     try:
-        submission = Submission.objects.only("pk", "file", "kind", "status", "face_boxes").filter(pk=submission_id).first()
-        if submission is None or submission.status != Submission.Status.QUEUED:
-            return False
-        if submission.face_boxes is None and prepares_faces(submission):
-            fractions = crops.face_fractions(crops.open_full(storage.read(submission.file)))
-            Submission.objects.filter(pk=submission_id, face_boxes__isnull=True).update(
-                face_boxes=fractions, updated_at=timezone.now()
-            )
+        submissions = list(
+            Submission.objects.only("pk", "file", "kind", "status", "face_boxes", "enqueue_pending").filter(pk__in=keys)
+        )
     except Exception as exc:
-        logger.warning("could not look for the faces of %s before scoring (the worker will): %s", submission_id, exc)
-    return enqueue_scoring(submission_id)
+        logger.warning("could not read %d uploads before scoring (the worker will look itself): %s", len(keys), exc)
+        return {key: enqueue_scoring(key) for key in keys}
+    by_key = {str(s.pk): s for s in submissions}
+    # In the order they came (the queue's), each once (a message delivered twice may share a batch with itself).
+    queued = [by_key[key] for key in dict.fromkeys(keys) if key in by_key and by_key[key].status == Submission.Status.QUEUED]
+    found = {}
+    for submission in queued:
+        if submission.face_boxes is None and prepares_faces(submission):
+            try:
+                found[submission.pk] = crops.face_fractions(crops.open_full(storage.read(submission.file)))
+            except Exception as exc:
+                logger.warning("could not look for the faces of %s before scoring (the worker will): %s", submission.pk, exc)
+    if found:
+        try:
+            Submission.objects.filter(pk__in=found.keys(), face_boxes__isnull=True).update(
+                face_boxes=Case(*(When(pk=pk, then=Value(boxes, JSONField())) for pk, boxes in found.items())),
+                updated_at=timezone.now(),
+            )
+        except Exception as exc:
+            logger.warning("could not store the faces of %d uploads (the worker will look itself): %s", len(found), exc)
+    sent = {key: False for key in keys}
+    sent.update({str(s.pk): enqueue_scoring(s.pk, pending=s.enqueue_pending) for s in queued})
+    return sent
 
 
-def enqueue_scoring(submission_id):
-    """Send the scoring task; with the broker down the submission stays queued and is sent again later."""
+def enqueue_scoring(submission_id, pending=None):
+    """Send the scoring task; with the broker down the submission stays queued and is sent again later.
+
+    `pending`: the submission's enqueue_pending flag where the caller has just read it (False: no query to
+    clear it); None when unknown.
+    """
     from .tasks import score_submission
 
     try:
@@ -177,6 +204,8 @@ def enqueue_scoring(submission_id):
         logger.warning("could not enqueue scoring of %s, it stays queued: %s", submission_id, exc)
         Submission.objects.filter(pk=submission_id).update(enqueue_pending=True)
         return False
+    if pending is False:
+        return True
     try:
         Submission.objects.filter(pk=submission_id, enqueue_pending=True).update(enqueue_pending=False)
     except DatabaseError as exc:  # sent all the same; a flag left set only makes the sweep send it once more

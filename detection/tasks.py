@@ -23,31 +23,101 @@ REQUEUE = "requeue"
 TRANSIENT_BACKOFF_SECONDS = 2.0
 
 
-class ScoringBatches(Batches):
-    """celery-batches, plus redelivery when the batch meets a transient error or the pool child running it dies.
+class AdaptiveBatches(Batches):
+    """celery-batches whose batches grow while the pool is busy, with a say in what a returned or lost batch's
+    messages become (batch_returned, batch_lost).
 
-    celery-batches acknowledges late requests when the batch returns; if the child is killed (out of
-    memory, a crash) nothing would ever acknowledge or requeue them, so hand them back to the broker. A batch
-    that returns REQUEUE (it met a transient error) is handed back too.
+    celery-batches flushes its buffer every flush_interval whether or not the pool can take the batch, so under
+    a steady backlog the scoring child ran a queue of tiny batches (2 to 5 images at 30 uploads a second, each
+    paying the batch's database round trips and audit append in full) while the model waited. Here the
+    interval's flush waits while every pool process is busy: the buffer keeps filling (up to flush_every, which
+    still flushes at once) and goes as one batch as soon as a process is free. An idle worker flushes on the
+    interval as before, so latency at a low rate is unchanged.
+
+    celery-batches acknowledges late requests when the batch returns; if the child is killed (out of memory, a
+    crash) nothing would ever acknowledge or requeue them: batch_lost decides.
     """
 
+    _in_flight = 0  # batches handed to the pool that have not returned (counted in the worker's main process)
+    _timer = None
+
+    def Strategy(self, task, app, consumer):
+        self._timer = consumer.timer
+        return super().Strategy(task, app, consumer)
+
+    def _pool_busy(self):
+        processes = getattr(self._pool, "num_processes", None) or getattr(self._pool, "limit", None) or 1
+        return self._in_flight >= processes
+
+    def _do_flush(self):
+        if self._pool_busy() and self._buffer.qsize() < self.flush_every:
+            return  # the next free process takes everything buffered by then (the interval's timer keeps running)
+        super()._do_flush()
+
+    def _batch_done(self):
+        self._in_flight -= 1
+        if self._buffer.qsize() and self._timer is not None:
+            self._timer.call_after(0, self._do_flush)  # what waited for a free process goes now, not at the next tick
+
+    def batch_returned(self, requests, result):
+        for request in requests:
+            request.acknowledge()
+
+    def batch_lost(self, requests, batch):
+        raise NotImplementedError
+
     def flush(self, requests):
-        batch = ([SimpleRequest.from_request(r) for r in requests],)
+        batch = [SimpleRequest.from_request(r) for r in requests]
 
         def on_return(result):
-            for request in requests:
-                if result == REQUEUE:
-                    request.reject(requeue=True)
-                else:
-                    request.acknowledge()
+            self.batch_returned(requests, result)
+            self._batch_done()
 
         def on_worker_lost(exc_info):
-            for request in requests:
-                request.reject(requeue=True)
+            self.batch_lost(requests, batch)
+            self._batch_done()
 
-        return self._pool.apply_async(
-            apply_batches_task, (self, batch, 0, None), callback=on_return, error_callback=on_worker_lost
-        )
+        self._in_flight += 1
+        try:
+            return self._pool.apply_async(
+                apply_batches_task, (self, (batch,), 0, None), callback=on_return, error_callback=on_worker_lost
+            )
+        except BaseException:
+            self._in_flight -= 1
+            raise
+
+
+class ScoringBatches(AdaptiveBatches):
+    """Scoring batches: one that met a transient error (it returns REQUEUE), or whose process died, goes back to
+    the broker; a submission that keeps killing its worker fails after VERITY_MAX_SCORING_ATTEMPTS."""
+
+
+    def batch_returned(self, requests, result):
+        for request in requests:
+            if result == REQUEUE:
+                request.reject(requeue=True)
+            else:
+                request.acknowledge()
+
+    def batch_lost(self, requests, batch):
+        for request in requests:
+            request.reject(requeue=True)
+
+
+class PrepareBatches(AdaptiveBatches):
+    """Face-search batches: one whose process died is not handed back (an image that kills the face search would
+    kill prepare workers forever); its uploads go straight to scoring, where the worker looks itself and a poison
+    image fails after VERITY_MAX_SCORING_ATTEMPTS. A message the broker refuses now is left to the sweep."""
+
+
+    def batch_lost(self, requests, batch):
+        for request, simple in zip(requests, batch):
+            try:
+                score_submission.delay(simple.args[0])
+            except Exception as exc:
+                logger.warning("could not send %s to scoring after its prepare batch died (the sweep will): %s",
+                               simple.args[0], exc)  # fmt: skip
+            request.acknowledge()
 
 
 @shared_task(
@@ -76,13 +146,20 @@ def score_submission(requests):
     return None
 
 
-# Not handed back when its process dies (unlike the settings' default): an image that kills the face search would
-# otherwise kill prepare workers forever. Its upload stays queued and the sweep sends it straight to scoring,
-# where a poison image fails after VERITY_MAX_SCORING_ATTEMPTS.
-@shared_task(acks_late=True, reject_on_worker_lost=False, ignore_result=True)
-def prepare_submission(submission_id):
-    """Find a new upload's faces off the inference worker, then send it to scoring (prepare queue)."""
-    services.prepare(submission_id)
+@shared_task(
+    base=PrepareBatches,
+    flush_every=settings.VERITY_BATCH_SIZE,
+    flush_interval=settings.VERITY_PREPARE_WAIT_MS / 1000,
+    acks_late=True,
+    ignore_result=True,
+)
+def prepare_submission(requests):
+    """Find new uploads' faces off the inference worker, then send them to scoring (prepare queue).
+
+    Called as `prepare_submission.delay(submission_id)`; grouped like scoring's batches (PrepareBatches), so a
+    batch costs one query to read and one to store, not two or three an image and a task's overhead each.
+    """
+    services.prepare_many([request.args[0] for request in requests])
 
 
 @worker_ready.connect

@@ -144,10 +144,59 @@ def test_a_video_is_never_sent_to_the_prepare_queue(faces_on):
     assert services.prepares_faces(Submission(kind=Submission.Kind.IMAGE))
 
 
-def test_a_prepare_task_whose_worker_died_is_not_handed_back_to_kill_the_next_one():
-    # An image that crashes the face search must not go round the prepare workers forever: its message is
-    # acknowledged with the dead process, and the sweep sends the upload straight to scoring (test above), where
-    # a poison image fails after VERITY_MAX_SCORING_ATTEMPTS.
+def test_a_prepare_batch_whose_worker_died_goes_straight_to_scoring_and_is_not_handed_back(sent):
+    # An image that crashes the face search must not go round the prepare workers forever: the dead batch's
+    # messages are acknowledged, and its uploads are sent straight to scoring, where the worker looks for the
+    # faces itself and a poison image fails after VERITY_MAX_SCORING_ATTEMPTS.
+    from tests.detection.test_batching import Pool, Request
+
+    batches = type("PrepareProbe", (tasks.PrepareBatches,), {"name": "tests.prepare.probe", "flush_every": 4})()
+    batches._pool = Pool()
+    requests = [Request(), Request()]
+    for request in requests:
+        batches._buffer.put(request)
+    batches._do_flush()
+    ids, _, on_worker_lost = batches._pool.batches[0]
+    on_worker_lost(None)
+    assert [r.outcome for r in requests] == ["acknowledged", "acknowledged"]
+    assert sent == {"prepare": [], "inference": ids}
+
+
+def test_a_prepare_batch_refused_by_the_broker_at_that_moment_is_left_to_the_sweep(monkeypatch):
+    from tests.detection.test_batching import Pool, Request
+
+    def refused(pk):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.score_submission, "delay", refused)
+    batches = type("PrepareProbe", (tasks.PrepareBatches,), {"name": "tests.prepare.probe2", "flush_every": 4})()
+    batches._pool = Pool()
+    request = Request()
+    batches._buffer.put(request)
+    batches._do_flush()
+    batches._pool.batches[0][2](None)
+    assert request.outcome == "acknowledged"  # still queued in the database: the sweep sends it
+
+
+def test_prepare_and_scoring_acknowledge_late():
     assert tasks.prepare_submission.acks_late is True
-    assert tasks.prepare_submission.reject_on_worker_lost is False
     assert tasks.score_submission.acks_late is True
+
+
+def test_a_batch_of_uploads_is_read_and_its_faces_stored_in_two_queries(
+    faces_on, sent, journalist, active_model, django_assert_max_num_queries
+):
+    photos = [two_faces_one_red(), face_photo(), scene(tint=(255, 0, 0))]
+    uploads = [services.submit(data=jpeg(p), name=f"{i}.jpg", uploader=journalist, enqueue=False) for i, p in enumerate(photos)]
+    scored = services.submit(data=jpeg(face_photo()), name="scored.jpg", uploader=journalist, enqueue=False)
+    services.score(scored.pk)
+    sent["inference"].clear()
+    with django_assert_max_num_queries(2):
+        result = services.prepare_many([u.pk for u in uploads] + [scored.pk, "00000000-0000-0000-0000-000000000000"])
+    assert result == {**{str(u.pk): True for u in uploads}, str(scored.pk): False, "00000000-0000-0000-0000-000000000000": False}
+    assert sent["inference"] == [str(u.pk) for u in uploads]
+    for upload_, photo in zip(uploads, photos):
+        upload_.refresh_from_db()
+        assert upload_.face_boxes == crops.face_fractions(crops.open_full(jpeg(photo)))
+    scored.refresh_from_db()
+    assert scored.face_boxes is None
