@@ -91,13 +91,13 @@ def pin_postgres(cores):
 
     def move(pids, to):
         for pid in pids:
-            for tid in os.listdir(f"/proc/{pid}/task") if Path(f"/proc/{pid}/task").exists() else []:
-                try:
+            try:
+                for tid in os.listdir(f"/proc/{pid}/task"):
                     os.sched_setaffinity(int(tid), to(pid))
-                except ProcessLookupError:
-                    pass
-                except PermissionError as exc:
-                    sys.exit(f"--pin-postgres: cannot move PostgreSQL process {pid}: {exc}")
+            except (FileNotFoundError, ProcessLookupError):  # a backend that ended meanwhile
+                pass
+            except PermissionError as exc:
+                sys.exit(f"--pin-postgres: cannot move PostgreSQL process {pid}: {exc}")
 
     move(before, lambda pid: cores)
     everything = set().union(*before.values())
@@ -216,8 +216,8 @@ def main():
 
     django.setup()
     from django.conf import settings
-    from django.db.models import Max
     from django.core.management import call_command
+    from django.db.models import Max
 
     from detection import services
     from detection.inference import export, quantize, runtime
@@ -270,23 +270,21 @@ def main():
 
         # The inference queue only, as an inference worker is deployed: forensic evidence (default queue)
         # runs on other workers and is not part of time-to-verdict (--default-worker adds one, on other cores).
-        worker_command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "-l",
-                          "warning", "--without-gossip", "--without-mingle"]  # fmt: skip
+        worker_command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning",
+                          "--without-gossip", "--without-mingle", "--concurrency"]  # fmt: skip
         workers.append(subprocess.Popen(
-            pinned([*worker_command, "-Q", "inference", "-n", "inference@%h", "--concurrency", str(args.worker_concurrency)],
-                   worker_cores),
+            pinned([*worker_command, str(args.worker_concurrency), "-Q", "inference", "-n", "inference@%h"], worker_cores),
             cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "worker.log", "w"), stderr=subprocess.STDOUT,
         ))  # fmt: skip
         if not args.no_prepare:
             # Face search for new uploads (the prepare queue), as deployed: on the others' cores with --pin.
             workers.append(subprocess.Popen(
-                pinned([*worker_command, "-Q", "prepare", "-n", "prepare@%h", "--concurrency", str(args.prepare_concurrency)],
-                       other_cores),
+                pinned([*worker_command, str(args.prepare_concurrency), "-Q", "prepare", "-n", "prepare@%h"], other_cores),
                 cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "prepare-worker.log", "w"), stderr=subprocess.STDOUT,
             ))  # fmt: skip
         if args.default_worker:
             workers.append(subprocess.Popen(
-                pinned([*worker_command, "-Q", "sweep,default", "-n", "default@%h"], other_cores),
+                pinned([*worker_command, "1", "-Q", "sweep,default", "-n", "default@%h"], other_cores),
                 cwd=ROOT, env=dict(os.environ), stdout=open(workdir / "default-worker.log", "w"), stderr=subprocess.STDOUT,
             ))  # fmt: skip
 

@@ -223,7 +223,7 @@ VERITY_EXPORT_ON_PROMOTE = env.bool("VERITY_EXPORT_ON_PROMOTE", default=True)
 # Serve the int8 variant where one exists and lost no more than 0.005 test AUC (`manage.py quantize_model`).
 VERITY_REDUCED_PRECISION = env.bool("VERITY_REDUCED_PRECISION", default=True)
 # A worker must hold a whole batch of unacknowledged messages for celery-batches to fill it, and the next batch
-# fills while one is scored (detection.tasks.ScoringBatches): two batches.
+# fills while one is scored (detection.tasks.AdaptiveBatches): two batches.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=2 * VERITY_BATCH_SIZE)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {

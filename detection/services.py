@@ -166,7 +166,7 @@ def prepare_many(submission_ids):
         )
     except Exception as exc:
         logger.warning("could not read %d uploads before scoring (the worker will look itself): %s", len(keys), exc)
-        return {key: enqueue_scoring(key) for key in keys}
+        return {key: enqueue_scoring(key) for key in dict.fromkeys(keys)}
     by_key = {str(s.pk): s for s in submissions}
     # In the order they came (the queue's), each once (a message delivered twice may share a batch with itself).
     queued = [by_key[key] for key in dict.fromkeys(keys) if key in by_key and by_key[key].status == Submission.Status.QUEUED]

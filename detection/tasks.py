@@ -35,23 +35,27 @@ class AdaptiveBatches(Batches):
     interval as before, so latency at a low rate is unchanged.
 
     celery-batches acknowledges late requests when the batch returns; if the child is killed (out of memory, a
-    crash) nothing would ever acknowledge or requeue them: batch_lost decides.
+    crash) nothing would ever acknowledge or requeue them: batch_lost decides (by default they go back).
     """
 
+    # A partial batch waits for a busy pool at most this long, then queues behind it as celery-batches would: a
+    # count of batches in flight that ever went wrong can delay a batch, never strand it.
+    max_hold_seconds = 2.0
     _in_flight = 0  # batches handed to the pool that have not returned (counted in the worker's main process)
+    _held_since = None
     _timer = None
 
     def Strategy(self, task, app, consumer):
         self._timer = consumer.timer
         return super().Strategy(task, app, consumer)
 
-    def _pool_busy(self):
-        processes = getattr(self._pool, "num_processes", None) or getattr(self._pool, "limit", None) or 1
-        return self._in_flight >= processes
-
     def _do_flush(self):
-        if self._pool_busy() and self._buffer.qsize() < self.flush_every:
-            return  # the next free process takes everything buffered by then (the interval's timer keeps running)
+        if self._in_flight >= self._pool.num_processes and self._buffer.qsize() < self.flush_every:
+            now = time.monotonic()
+            self._held_since = self._held_since or now
+            if now - self._held_since < self.max_hold_seconds:
+                return  # the next free process takes everything buffered by then (the interval's timer keeps running)
+        self._held_since = None
         super()._do_flush()
 
     def _batch_done(self):
@@ -64,7 +68,8 @@ class AdaptiveBatches(Batches):
             request.acknowledge()
 
     def batch_lost(self, requests, batch):
-        raise NotImplementedError
+        for request in requests:
+            request.reject(requeue=True)
 
     def flush(self, requests):
         batch = [SimpleRequest.from_request(r) for r in requests]
@@ -91,7 +96,6 @@ class ScoringBatches(AdaptiveBatches):
     """Scoring batches: one that met a transient error (it returns REQUEUE), or whose process died, goes back to
     the broker; a submission that keeps killing its worker fails after VERITY_MAX_SCORING_ATTEMPTS."""
 
-
     def batch_returned(self, requests, result):
         for request in requests:
             if result == REQUEUE:
@@ -99,16 +103,11 @@ class ScoringBatches(AdaptiveBatches):
             else:
                 request.acknowledge()
 
-    def batch_lost(self, requests, batch):
-        for request in requests:
-            request.reject(requeue=True)
-
 
 class PrepareBatches(AdaptiveBatches):
     """Face-search batches: one whose process died is not handed back (an image that kills the face search would
     kill prepare workers forever); its uploads go straight to scoring, where the worker looks itself and a poison
     image fails after VERITY_MAX_SCORING_ATTEMPTS. A message the broker refuses now is left to the sweep."""
-
 
     def batch_lost(self, requests, batch):
         for request, simple in zip(requests, batch):

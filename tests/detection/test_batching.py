@@ -116,6 +116,26 @@ def test_a_full_buffer_goes_even_while_the_pool_is_busy(batches):
     assert [ids for ids, *_ in batches._pool.batches][1] == [r.submission_id for r in full]
 
 
+def test_a_partial_batch_waits_for_a_busy_pool_only_so_long(batches, monkeypatch):
+    # Should a returned batch ever go uncounted, the pool would look busy for good: what is buffered then still
+    # goes after max_hold_seconds, queued behind the pool as celery-batches does, instead of waiting for ever.
+    clock = [100.0]
+    monkeypatch.setattr(tasks.time, "monotonic", lambda: clock[0])
+    buffer(batches, 1)
+    batches._do_flush()
+    waiting = buffer(batches, 2)
+    batches._do_flush()
+    clock[0] += Probe.max_hold_seconds - 0.01
+    batches._do_flush()
+    assert len(batches._pool.batches) == 1
+    clock[0] += 0.02
+    batches._do_flush()
+    assert [ids for ids, *_ in batches._pool.batches][1] == [r.submission_id for r in waiting]
+    buffer(batches, 1)
+    batches._do_flush()  # the hold starts again for the next batch
+    assert len(batches._pool.batches) == 2
+
+
 def test_every_process_of_the_pool_takes_a_batch_before_the_interval_waits(batches):
     batches._pool.num_processes = 2
     buffer(batches, 1)

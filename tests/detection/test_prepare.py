@@ -144,37 +144,36 @@ def test_a_video_is_never_sent_to_the_prepare_queue(faces_on):
     assert services.prepares_faces(Submission(kind=Submission.Kind.IMAGE))
 
 
-def test_a_prepare_batch_whose_worker_died_goes_straight_to_scoring_and_is_not_handed_back(sent):
-    # An image that crashes the face search must not go round the prepare workers forever: the dead batch's
-    # messages are acknowledged, and its uploads are sent straight to scoring, where the worker looks for the
-    # faces itself and a poison image fails after VERITY_MAX_SCORING_ATTEMPTS.
+def flushed_prepare_batch(count):
+    """A PrepareBatches with `count` messages handed to a stand-in pool: (the messages, the pool's batch)."""
     from tests.detection.test_batching import Pool, Request
 
     batches = type("PrepareProbe", (tasks.PrepareBatches,), {"name": "tests.prepare.probe", "flush_every": 4})()
     batches._pool = Pool()
-    requests = [Request(), Request()]
+    requests = [Request() for _ in range(count)]
     for request in requests:
         batches._buffer.put(request)
     batches._do_flush()
-    ids, _, on_worker_lost = batches._pool.batches[0]
+    return requests, batches._pool.batches[0]
+
+
+def test_a_prepare_batch_whose_worker_died_goes_straight_to_scoring_and_is_not_handed_back(sent):
+    # An image that crashes the face search must not go round the prepare workers forever: the dead batch's
+    # messages are acknowledged, and its uploads are sent straight to scoring, where the worker looks for the
+    # faces itself and a poison image fails after VERITY_MAX_SCORING_ATTEMPTS.
+    requests, (ids, _, on_worker_lost) = flushed_prepare_batch(2)
     on_worker_lost(None)
     assert [r.outcome for r in requests] == ["acknowledged", "acknowledged"]
     assert sent == {"prepare": [], "inference": ids}
 
 
 def test_a_prepare_batch_refused_by_the_broker_at_that_moment_is_left_to_the_sweep(monkeypatch):
-    from tests.detection.test_batching import Pool, Request
-
     def refused(pk):
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr(tasks.score_submission, "delay", refused)
-    batches = type("PrepareProbe", (tasks.PrepareBatches,), {"name": "tests.prepare.probe2", "flush_every": 4})()
-    batches._pool = Pool()
-    request = Request()
-    batches._buffer.put(request)
-    batches._do_flush()
-    batches._pool.batches[0][2](None)
+    (request,), (_, _, on_worker_lost) = flushed_prepare_batch(1)
+    on_worker_lost(None)
     assert request.outcome == "acknowledged"  # still queued in the database: the sweep sends it
 
 
