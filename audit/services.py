@@ -56,7 +56,9 @@ def _append(events):
     if not events:
         return []
     using = router.db_for_write(AuditEvent)
-    with transaction.atomic(using=using):
+    # No savepoint inside a caller's transaction (an upload, a scored batch): it cost two round trips an append,
+    # and nothing catches an error from here to carry on in the same transaction; it rolls back whole.
+    with transaction.atomic(using=using, savepoint=False):
         _lock_chain(using)
         prev_hash = AuditEvent.objects.using(using).order_by("-id").values_list("hash", flat=True).first()
         prev_hash = prev_hash or chain.GENESIS_HASH

@@ -421,23 +421,23 @@ def _store_detections(version, runtime, scored, inference_ms):
                 total_ms=(now - submission.created_at).total_seconds() * 1000,
             )
         )
-    # The audit events are appended last, so the chain's lock is held only from then until commit.
-    with transaction.atomic(), audit.deferred():
-        try:
-            with transaction.atomic():
-                Detection.objects.bulk_create(detections)
-        except IntegrityError:
-            # Another process stored some of these meanwhile (a redelivered task): keep whichever came first.
-            return {str(d.submission_id): _store_one(d, runtime) for d in detections}
-        submission_ids = [d.submission_id for d in detections]
-        Submission.objects.filter(pk__in=submission_ids).update(
-            status=Submission.Status.SCORED, scored_at=now, failure_reason="", updated_at=now
-        )
-        for detection in detections:
-            submission = detection.submission
-            submission.status, submission.scored_at, submission.failure_reason = Submission.Status.SCORED, now, ""
-            audit.record(None, "submission.scored", submission, **_scored_event_data(detection, runtime, len(detections)))
-        submissions_scored.send(sender=Submission, scored=[(d.submission, d) for d in detections], runtime=runtime)
+    # The audit events are appended last, so the chain's lock is held only from then until commit. The insert
+    # has no savepoint of its own (two round trips a batch): a conflict rolls the whole batch back instead.
+    try:
+        with transaction.atomic(), audit.deferred():
+            Detection.objects.bulk_create(detections)
+            submission_ids = [d.submission_id for d in detections]
+            Submission.objects.filter(pk__in=submission_ids).update(
+                status=Submission.Status.SCORED, scored_at=now, failure_reason="", updated_at=now
+            )
+            for detection in detections:
+                submission = detection.submission
+                submission.status, submission.scored_at, submission.failure_reason = Submission.Status.SCORED, now, ""
+                audit.record(None, "submission.scored", submission, **_scored_event_data(detection, runtime, len(detections)))
+            submissions_scored.send(sender=Submission, scored=[(d.submission, d) for d in detections], runtime=runtime)
+    except IntegrityError:
+        # Another process stored some of these meanwhile (a redelivered task): keep whichever came first.
+        return {str(d.submission_id): _store_one(d, runtime) for d in detections}
     return {str(d.submission_id): d for d in detections}
 
 
