@@ -98,6 +98,30 @@ def test_a_close_up_is_found_without_searching_for_small_faces_and_decided_as_th
     assert sizes == [faces.min_face_side(tight)]  # the full search: every size from the smallest
 
 
+def test_with_no_close_up_the_fallback_cascades_look_for_a_close_up_only_and_the_frontal_one_for_small_faces(
+    monkeypatch,
+):
+    from detection.forensics import faces
+
+    searches = []
+    real = faces.faces_in_grey
+
+    def spy(grey, side, max_side=None, classifier=None, *args, **kwargs):
+        searches.append((side, "frontal" if classifier is None else "fallback"))
+        return real(grey, side, max_side, classifier, *args, **kwargs)
+
+    monkeypatch.setattr(faces, "faces_in_grey", spy)
+    faceless = Image.new("RGB", (400, 300), (30, 160, 40))
+    close_up, small = int(crops.WHOLE_IMAGE_FACE_FRACTION * 300), faces.min_face_side(faceless)
+    assert crops.find_face_boxes(faceless, close_up_first=True) == []
+    # The fallbacks' small windows cost three times the frontal search and found a face in 4 of 1,138 images.
+    fallbacks = [(close_up, "fallback")] * len(crops.FALLBACK_CASCADES)
+    assert searches == [(close_up, "frontal"), *fallbacks, (small, "frontal")]
+    searches.clear()
+    assert crops.find_face_boxes(faceless) == []  # the full search (close_up_first off): every cascade, every size
+    assert searches == [(small, "frontal")] + [(small, "fallback")] * len(crops.FALLBACK_CASCADES)
+
+
 def test_a_photo_whose_faces_are_small_is_still_searched_for_them():
     photo = two_faces_one_red()
     assert crops.scoring_input(jpeg(photo), 32).subject == crops.FACES

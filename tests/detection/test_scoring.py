@@ -187,6 +187,27 @@ def test_a_batch_is_stored_with_one_audit_event_per_submission_in_a_few_queries(
     assert len(queries) < 6 * len(per_image)
 
 
+def test_an_upload_and_a_scored_batch_open_one_transaction_each_and_no_savepoint_inside_it(active_model, journalist):
+    """An audit append inside the caller's transaction, and a batch's insert, took a savepoint each: two round
+    trips apiece on every upload and batch. (The test runs inside a transaction, so the caller's own block is
+    the one savepoint here; deployed, it is BEGIN ... COMMIT.)"""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def savepoints(queries):
+        return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT")]
+
+    with CaptureQueriesContext(connection) as upload:
+        submissions = [submit(GREEN, name=f"{i}.jpg", uploader=journalist) for i in range(4)]
+    assert len(savepoints(upload)) == 4
+    with CaptureQueriesContext(connection) as batch:
+        services.score_many([s.pk for s in submissions])  # real: no review items to open
+    assert len(savepoints(batch)) == 1
+    assert Submission.objects.filter(status=Submission.Status.SCORED).count() == 4
+    assert AuditEvent.objects.filter(action="submission.scored").count() == 4
+    assert AuditEvent.objects.filter(action="submission.uploaded").count() == 4
+
+
 def test_a_detection_stored_meanwhile_by_another_worker_is_kept_and_the_rest_of_the_batch_stored(
     active_model, journalist
 ):
