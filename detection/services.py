@@ -39,11 +39,20 @@ class UploadResult:
 
 
 def submit(
-    *, data, name, uploader=None, organisation=None, source=Submission.Source.PORTAL, review_requested=False, enqueue=True
+    *,
+    data,
+    name,
+    uploader=None,
+    organisation=None,
+    source=Submission.Source.PORTAL,
+    review_requested=False,
+    enqueue=True,
+    **fields,
 ):
     """Validate and store one image, create its queued Submission and enqueue scoring after commit.
 
-    `data` is bytes or an uploaded file (an oversized file is refused before it is read).
+    `data` is bytes or an uploaded file (an oversized file is refused before it is read). `fields`: more of the
+    Submission's fields, stored with the row (the API's callback_url and api_key).
     Raises InvalidImage (and records the rejection) when the bytes are not an acceptable image;
     nothing is stored in that case. Raises storage.StorageUnavailable when the file store cannot take the
     bytes: no Submission, no audit event, nothing queued; the uploader may simply try again.
@@ -71,6 +80,7 @@ def submit(
             source=source,
             review_requested=review_requested,
             **video_fields,
+            **fields,
         )
         audit.record(uploader, "submission.uploaded", submission, sha256=image.sha256, source=source, kind=submission.kind)
         if enqueue:

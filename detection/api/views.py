@@ -1,6 +1,5 @@
 """Partner API views: thin, calling detection.services; every use of a key is written to the audit trail."""
 from django.conf import settings
-from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -158,12 +157,20 @@ def submit_one(request, *, image=None, url=None, callback_url=""):
         uploader=request.user,
         organisation=request.auth.organisation,
         source=Submission.Source.API,
-        enqueue=False,  # queued below, once the callback URL is stored
+        # Stored with the row, so that the result's webhook knows where to go; the key names the uploader.
+        callback_url=callback_url,
+        api_key=request.auth,
     )
-    # Set before scoring is queued, so that the result's webhook knows where to go; the key names the uploader.
-    Submission.objects.filter(pk=submission.pk).update(callback_url=callback_url, api_key=request.auth)
-    submission.callback_url, submission.api_key = callback_url, request.auth
-    transaction.on_commit(lambda: services.enqueue_after_upload(submission))
+    return known_new(submission)
+
+
+def known_new(submission):
+    """A submission just created has no detection and no evidence yet: cached as such, its response costs no query.
+
+    (The caches are the ones prefetch_related and a reverse one-to-one lookup fill.)
+    """
+    submission._prefetched_objects_cache = {"detections": Detection.objects.none()}
+    Submission.evidence.related.set_cached_value(submission, None)
     return submission
 
 

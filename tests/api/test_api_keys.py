@@ -76,11 +76,27 @@ def test_a_submit_only_key_cannot_read(partner_org):
     assert client_for(raw_key).get(LIST).status_code == 403
 
 
-def test_a_use_of_a_key_sets_its_last_used_time(api, partner_key):
-    assert partner_key[0].last_used_at is None
+def test_a_use_of_a_key_sets_its_last_used_time_to_the_minute(api, partner_key):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.api_keys import LAST_USED_RESOLUTION
+
+    key = partner_key[0]
+    assert key.last_used_at is None
     api.get(LIST)
-    partner_key[0].refresh_from_db()
-    assert partner_key[0].last_used_at is not None
+    key.refresh_from_db()
+    first = key.last_used_at
+    assert first is not None
+    api.get(LIST)  # within the minute: not written again (one UPDATE a minute for a key in steady use)
+    key.refresh_from_db()
+    assert key.last_used_at == first
+    earlier = timezone.now() - LAST_USED_RESOLUTION - timedelta(seconds=1)
+    type(key).objects.filter(pk=key.pk).update(last_used_at=earlier)
+    api.get(LIST)
+    key.refresh_from_db()
+    assert key.last_used_at > earlier + LAST_USED_RESOLUTION
 
 
 def test_every_use_of_a_key_is_in_the_audit_trail(api, partner_key, active_model):

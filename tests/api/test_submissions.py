@@ -25,6 +25,26 @@ def test_an_uploaded_image_is_accepted_with_its_id_and_a_status_url(api, partner
     assert submission.organisation == partner.organisation and submission.source == "api"
 
 
+def test_an_upload_stores_its_callback_with_the_row_and_answers_without_reading_results_it_cannot_have_yet(
+    api, partner_key, active_model, allow_loopback
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:  # scoring is sent on commit, which this test never reaches
+        response = api.post(LIST, {"image": upload(), "callback_url": "http://127.0.0.1:9/hook"}, format="multipart")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "queued" and body["final_verdict"] == {"verdict": None, "source": None}
+    sql = [q["sql"] for q in queries.captured_queries]
+    # The callback and the key go in with the INSERT (no UPDATE of the new row), and a new upload has no
+    # detection or evidence to read for its response.
+    assert not [s for s in sql if s.startswith('UPDATE "detection_submission"')]
+    assert not [s for s in sql if '"detection_detection"' in s or '"detection_evidence"' in s]
+    submission = Submission.objects.get(pk=body["id"])
+    assert submission.callback_url == "http://127.0.0.1:9/hook" and submission.api_key == partner_key[0]
+
+
 def test_an_uploaded_image_is_scored_and_its_result_can_be_read(api, active_model, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         created = api.post(LIST, {"image": upload(color=(220, 10, 10))}, format="multipart").json()
