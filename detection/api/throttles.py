@@ -3,6 +3,7 @@ import datetime
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
@@ -55,9 +56,47 @@ class OrganisationRateThrottle(_SettingsRateThrottle):
 
 
 def submissions_today(organisation):
+    """The organisation's API submissions this UTC day.
+
+    A counter in the cache, counted from the database when the cache has none (a new day, an eviction) or
+    cannot be reached: counting on every request read every row of the day (3.5 ms at 8,000 rows on
+    PostgreSQL, more with every upload until midnight). The API adds what it accepts (count_submissions) once
+    the submissions commit; one committed while the counter was being counted may go uncounted, so the quota
+    can let through a few more, never fewer.
+    """
+    key = _quota_key(organisation.pk)
+    try:
+        count = cache.get(key)
+    except Exception as exc:  # redis-py and the cache backends raise their own types
+        logger.warning("daily quota counted from the database, the cache is unreachable: %s", exc)
+        return _count_today(organisation)
+    if count is None:
+        count = _count_today(organisation)
+        try:
+            cache.add(key, count, timeout=seconds_until_tomorrow() + 3600)
+        except Exception as exc:
+            logger.warning("could not keep the daily quota counter: %s", exc)
+    return count
+
+
+def count_submissions(organisation_id, accepted=1):
+    """Add `accepted` API submissions (committed) to the organisation's counter for today, where there is one."""
+    try:
+        cache.incr(_quota_key(organisation_id), accepted)
+    except ValueError:
+        pass  # no counter (expired or evicted): the next request counts from the database
+    except Exception as exc:
+        logger.warning("could not count %d submissions towards the daily quota: %s", accepted, exc)
+
+
+def _count_today(organisation):
     return Submission.objects.filter(
         organisation=organisation, source=Submission.Source.API, created_at__gte=_start_of_day()
     ).count()
+
+
+def _quota_key(organisation_id):
+    return f"quota:api-submissions:{organisation_id}:{_start_of_day():%Y-%m-%d}"
 
 
 def seconds_until_tomorrow():

@@ -1,5 +1,6 @@
 """Partner API views: thin, calling detection.services; every use of a key is written to the audit trail."""
 from django.conf import settings
+from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -51,6 +52,7 @@ from .throttles import (
     ApiKeyRateThrottle,
     DailySubmissionQuota,
     OrganisationRateThrottle,
+    count_submissions,
     seconds_until_tomorrow,
     submissions_today,
 )
@@ -161,6 +163,8 @@ def submit_one(request, *, image=None, url=None, callback_url=""):
         callback_url=callback_url,
         api_key=request.auth,
     )
+    organisation_id = request.auth.organisation_id
+    transaction.on_commit(lambda: count_submissions(organisation_id))
     return known_new(submission)
 
 

@@ -74,3 +74,33 @@ def test_with_the_cache_unreachable_requests_go_through_unthrottled_instead_of_f
     with mock.patch("rest_framework.throttling.SimpleRateThrottle.cache", unreachable):
         answers = [api.get(reverse("api:submission-list")).status_code for _ in range(3)]
     assert answers == [200, 200, 200]
+
+
+def test_the_daily_quota_is_counted_from_the_database_once_then_kept_as_a_counter(
+    api, settings, active_model, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.VERITY_API_DAILY_QUOTA = 3
+
+    def post(name):
+        with django_capture_on_commit_callbacks(execute=True):  # the counter counts what committed
+            return api.post(LIST, {"image": SimpleUploadedFile(name, make_image_bytes())}, format="multipart")
+
+    with CaptureQueriesContext(connection) as queries:
+        answers = [post(f"{n}.jpg").status_code for n in range(4)]
+    assert answers == [201, 201, 201, 429]
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"] and "detection_submission" in q["sql"]]
+    assert len(counts) == 1  # the first request's; the rest read the counter
+
+
+def test_with_the_cache_unreachable_the_daily_quota_is_counted_from_the_database(api, partner, settings, active_model):
+    from unittest import mock
+
+    settings.VERITY_API_DAILY_QUOTA = 1
+    services.submit(data=make_image_bytes(), name="a.jpg", uploader=partner, source="api", enqueue=False)
+    unreachable = mock.Mock(**{"get.side_effect": ConnectionError("Redis is down")})
+    with mock.patch("detection.api.throttles.cache", unreachable):
+        response = api.post(LIST, {"image": SimpleUploadedFile("b.jpg", make_image_bytes())}, format="multipart")
+    assert response.status_code == 429
