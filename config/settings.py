@@ -216,6 +216,8 @@ VERITY_BATCH_SIZE = env.int("VERITY_BATCH_SIZE", default=16)
 VERITY_BATCH_WAIT_MS = env.int("VERITY_BATCH_WAIT_MS", default=50)
 # The prepare queue's face search is batched the same way, with a shorter wait: it runs before scoring's.
 VERITY_PREPARE_WAIT_MS = env.int("VERITY_PREPARE_WAIT_MS", default=10)
+# Worker processes load the model (inference) or the face cascades (prepare) as they start (detection/warmup.py).
+VERITY_WARM_UP_WORKERS = env.bool("VERITY_WARM_UP_WORKERS", default=True)
 # onnx (ONNX Runtime, CPU workers) or keras (TensorFlow; GPU workers).
 VERITY_INFERENCE_RUNTIME = env.str("VERITY_INFERENCE_RUNTIME", default="onnx")
 # Export every promoted version to ONNX (a default-queue task); workers use Keras until the export exists.

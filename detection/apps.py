@@ -15,3 +15,7 @@ class DetectionConfig(AppConfig):
         from .inference.receivers import export_when_activated
 
         version_activated.connect(export_when_activated, dispatch_uid="detection.inference.export")
+
+        from . import warmup
+
+        warmup.connect()

@@ -35,20 +35,31 @@ def test_a_portal_upload_is_scored_by_the_worker_and_shown(celery_worker_process
     assert "score_submission" in celery_worker_process.output()
 
 
-def test_a_task_whose_worker_is_killed_is_redelivered_and_scored_once(celery_worker_process, journalist, active_model):
+def test_a_task_whose_worker_is_killed_is_redelivered_and_scored_once(start_worker, journalist, active_model):
+    # Not warmed up at start (detection/warmup.py): the first task in a fresh child then spends seconds loading
+    # Keras after marking the submission processing; kill the child in that window, as an out-of-memory kill or
+    # a crash would.
+    worker = start_worker(VERITY_WARM_UP_WORKERS="0")
     submission = services.submit(data=make_image_bytes(color=(10, 10, 230)), name="blue.jpg", uploader=journalist)
-    # The first task in a fresh child spends seconds loading Keras after marking the submission
-    # processing: kill the child in that window, as an out-of-memory kill or a crash would.
-    wait_for(lambda: status_of(submission.pk) == "processing", 60, "processing", celery_worker_process)
-    children = celery_worker_process.children()
+    wait_for(lambda: status_of(submission.pk) == "processing", 60, "processing", worker)
+    children = worker.children()
     assert children, "the prefork worker has no child process"
     for pid in children:
         os.kill(pid, signal.SIGKILL)
 
-    wait_for(lambda: status_of(submission.pk) == "scored", 90, "the redelivered task", celery_worker_process)
+    wait_for(lambda: status_of(submission.pk) == "scored", 90, "the redelivered task", worker)
     assert Detection.objects.filter(submission=submission).count() == 1
-    assert celery_worker_process.proc.poll() is None, "the worker itself must survive a lost child"
-    assert "WorkerLostError" in celery_worker_process.output() or "signal 9" in celery_worker_process.output()
+    assert worker.proc.poll() is None, "the worker itself must survive a lost child"
+    assert "WorkerLostError" in worker.output() or "signal 9" in worker.output()
+
+
+def test_a_starting_worker_loads_the_model_before_its_first_task(start_worker, journalist, active_model):
+    worker = start_worker()
+    wait_for(lambda: "ready before the first batch: tiny-test" in worker.output(), 90, "the warm-up", worker)
+    submission = services.submit(data=make_image_bytes(color=(230, 10, 10)), name="red.jpg", uploader=journalist)
+    wait_for(lambda: status_of(submission.pk) == "scored", 60, "the verdict", worker)
+    # The child that scored it had loaded the model once, at start: the first batch found it loaded.
+    assert worker.output().count("loaded tiny-test") == 1
 
 
 def test_the_worker_scores_in_batches_no_larger_than_the_setting(start_worker, journalist, active_model):
