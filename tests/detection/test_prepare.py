@@ -21,10 +21,15 @@ def faces_on(settings):
 
 @pytest.fixture
 def sent(monkeypatch):
-    """What was published, by queue, instead of publishing it: {"prepare": [ids], "inference": [ids]}."""
+    """What was published, by queue, instead of publishing it: {"prepare": [ids], "inference": [ids]}.
+
+    The sweep's view of the inference queue is these messages too (nobody consumes them here), not whatever an
+    earlier test in this process left in the real broker's queue.
+    """
     published = {"prepare": [], "inference": []}
     monkeypatch.setattr(tasks.prepare_submission, "delay", lambda pk: published["prepare"].append(pk))
     monkeypatch.setattr(tasks.score_submission, "delay", lambda pk: published["inference"].append(pk))
+    monkeypatch.setattr(sweeper, "inference_backlog", lambda: len(published["inference"]))
     return published
 
 
