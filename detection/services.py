@@ -66,7 +66,8 @@ def submit(
         raise
     stored_name = storage.store(image)
     video_fields = video_upload.submission_fields(image) if video_upload.is_video(image) else {}
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (the API's request, a batch): nothing in here is caught to carry on.
+    with transaction.atomic(savepoint=False):
         submission = Submission.objects.create(
             uploader=uploader,
             organisation=organisation,

@@ -37,11 +37,28 @@ class IdempotencyInProgress(IdempotencyConflict):
     wait = IN_PROGRESS_RETRY_AFTER  # sent as Retry-After
 
 
+def _in_one_transaction(handler):
+    """handler() without a key: what it stores and its audit events in one transaction, the events appended to
+    the chain together at the end (one lock, one read of the last hash). A refusal (4xx) keeps what it recorded,
+    as with a key."""
+    refusal = None
+    with transaction.atomic(), audit.deferred():
+        try:
+            response = handler()
+        except APIException as exc:
+            if exc.status_code >= 500:
+                raise
+            refusal = exc
+    if refusal is not None:
+        raise refusal
+    return response
+
+
 def respond(request, organisation, handler):
     """Run `handler()` (which returns a Response) at most once per Idempotency-Key of `organisation`."""
     key = request.headers.get(HEADER)
     if key is None:
-        return handler()
+        return _in_one_transaction(handler)
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationError({HEADER: [f"must be 1 to {MAX_KEY_LENGTH} characters"]})
     fingerprint = request_fingerprint(request)

@@ -122,21 +122,37 @@ class PartnerAPIView(generics.GenericAPIView):
     def organisation(self):
         return self.request.auth.organisation
 
+    _use_recorded = False
+
+    def record_use(self, request, status_code):
+        """The audit event of this use of the key, once a request.
+
+        A view that stores something records it itself, inside the transaction that stores it, so that both
+        events go into the audit chain in one append; otherwise finalize_response records it.
+        """
+        key = getattr(request, "_auth", None)  # set once authentication ran; never re-run it here
+        if self._use_recorded or not isinstance(key, ApiKey):
+            return
+        self._use_recorded = True
+        audit.record(
+            request.user,
+            "api_key.used",
+            key,
+            prefix=key.prefix,
+            method=request.method,
+            path=request.path,
+            status=status_code,
+            ip=request.META.get("REMOTE_ADDR", ""),
+            **(self.audit_data or {}),
+        )
+
+    def handle_exception(self, exc):
+        self._use_recorded = False  # what the failed request recorded was rolled back with it
+        return super().handle_exception(exc)
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        key = getattr(request, "_auth", None)  # set once authentication ran; never re-run it here
-        if isinstance(key, ApiKey):
-            audit.record(
-                request.user,
-                "api_key.used",
-                key,
-                prefix=key.prefix,
-                method=request.method,
-                path=request.path,
-                status=response.status_code,
-                ip=request.META.get("REMOTE_ADDR", ""),
-                **(self.audit_data or {}),
-            )
+        self.record_use(request, response.status_code)
         return response
 
     def organisation_submissions(self):
@@ -286,6 +302,7 @@ class SubmissionListCreateView(PartnerAPIView):
                 raise StorageUnavailableError() from None
             self.audit_data = {"submissions": [str(submission.pk)]}
             body = self.get_serializer(submission).data
+            self.record_use(request, status.HTTP_201_CREATED)
             return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["status_url"]})
 
         return idempotency.respond(request, self.organisation, create)
@@ -359,6 +376,7 @@ class SubmissionBatchView(PartnerAPIView):
             body = SubmissionBatchResultSerializer(
                 {"accepted": accepted, "rejected": rejected}, context=self.get_serializer_context()
             ).data
+            self.record_use(request, status.HTTP_201_CREATED)
             return Response(body, status=status.HTTP_201_CREATED)
 
         return idempotency.respond(request, self.organisation, create)

@@ -45,6 +45,37 @@ def test_an_upload_stores_its_callback_with_the_row_and_answers_without_reading_
     assert submission.callback_url == "http://127.0.0.1:9/hook" and submission.api_key == partner_key[0]
 
 
+def test_an_upload_and_the_use_of_its_key_go_into_the_audit_chain_in_one_append(api, partner_key, active_model):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import audit
+    from audit.models import AuditEvent
+
+    before = AuditEvent.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(LIST, {"image": upload()}, format="multipart")
+    assert response.status_code == 201
+    # One read of the chain's last hash (after its lock) for both events: the upload's and the key's use.
+    reads = [q["sql"] for q in queries.captured_queries if '"audit_auditevent"."hash"' in q["sql"]]
+    assert len(reads) == 1
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "target_id")[before:])
+    assert events == [("submission.uploaded", response.json()["id"]), ("api_key.used", str(partner_key[0].pk))]
+    assert AuditEvent.objects.get(action="api_key.used").data["status"] == 201
+    assert audit.services.verify() is None
+
+
+def test_a_refused_upload_keeps_its_rejection_and_the_use_of_its_key_in_the_audit_trail(api, active_model):
+    from audit.models import AuditEvent
+
+    before = AuditEvent.objects.count()
+    response = api.post(LIST, {"image": SimpleUploadedFile("x.jpg", b"not an image")}, format="multipart")
+    assert response.status_code == 400
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True)[before:])
+    assert actions == ["submission.rejected", "api_key.used"]
+    assert AuditEvent.objects.get(action="api_key.used").data["status"] == 400
+
+
 def test_an_uploaded_image_is_scored_and_its_result_can_be_read(api, active_model, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         created = api.post(LIST, {"image": upload(color=(220, 10, 10))}, format="multipart").json()
