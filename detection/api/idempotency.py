@@ -37,28 +37,34 @@ class IdempotencyInProgress(IdempotencyConflict):
     wait = IN_PROGRESS_RETRY_AFTER  # sent as Retry-After
 
 
-def _in_one_transaction(handler):
-    """handler() without a key: what it stores and its audit events in one transaction, the events appended to
-    the chain together at the end (one lock, one read of the last hash). A refusal (4xx) keeps what it recorded,
-    as with a key."""
-    refusal = None
+def _in_one_transaction(handler, keep=None):
+    """Run handler() with what it stores and its audit events in one transaction, the events appended to the chain
+    together at the end (one lock, one read of the last hash, held only until this commit). `keep(response)` runs
+    inside, after a handler that returned. Returns (response, None), or (None, the refusal) for an APIException
+    under 500: a refusal keeps what it recorded (the rejection in the audit trail)."""
     with transaction.atomic(), audit.deferred():
         try:
             response = handler()
         except APIException as exc:
             if exc.status_code >= 500:
                 raise
-            refusal = exc
-    if refusal is not None:
-        raise refusal
-    return response
+            return None, exc
+        if keep is not None:
+            keep(response)
+    return response, None
 
 
 def respond(request, organisation, handler):
-    """Run `handler()` (which returns a Response) at most once per Idempotency-Key of `organisation`."""
+    """Run `handler()` (which returns a Response) at most once per Idempotency-Key of `organisation`.
+
+    Without a key it still runs in one transaction, as with one.
+    """
     key = request.headers.get(HEADER)
     if key is None:
-        return _in_one_transaction(handler)
+        response, refusal = _in_one_transaction(handler)
+        if refusal is not None:
+            raise refusal
+        return response
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationError({HEADER: [f"must be 1 to {MAX_KEY_LENGTH} characters"]})
     fingerprint = request_fingerprint(request)
@@ -68,23 +74,17 @@ def respond(request, organisation, handler):
             record = IdempotencyRecord.objects.create(organisation=organisation, key=key, fingerprint=fingerprint)
     except IntegrityError:
         return _replay(organisation, key, fingerprint)
-    refusal = None
-    try:
+
+    def keep(response):
         # What the handler stores and the response that reports it commit together: a process killed in
-        # between leaves neither, so a retry after ABANDONED_AFTER cannot make a second submission. Audit
-        # events are appended at the end, so the chain's lock is held only until this commit.
-        with transaction.atomic(), audit.deferred():
-            try:
-                response = handler()
-            except APIException as exc:
-                if exc.status_code >= 500:
-                    raise
-                refusal = exc  # a refusal keeps what it recorded (the rejection in the audit trail)
-            else:
-                if status.is_success(response.status_code):
-                    record.response_status = response.status_code
-                    record.response_body = response.data
-                    record.save(update_fields=["response_status", "response_body"])
+        # between leaves neither, so a retry after ABANDONED_AFTER cannot make a second submission.
+        if status.is_success(response.status_code):
+            record.response_status = response.status_code
+            record.response_body = response.data
+            record.save(update_fields=["response_status", "response_body"])
+
+    try:
+        response, refusal = _in_one_transaction(handler, keep)
     except BaseException:
         _release(record)
         raise
