@@ -60,7 +60,7 @@ def submissions_today(organisation):
 
     A counter in the cache, counted from the database when the cache has none (a new day, an eviction) or
     cannot be reached: counting on every request read every row of the day (3.5 ms at 8,000 rows on
-    PostgreSQL, more with every upload until midnight). The API adds what it accepts (count_submissions) once
+    PostgreSQL, more with every upload until midnight). The API adds what it accepts (count_submission) once
     the submissions commit; one committed while the counter was being counted may go uncounted, so the quota
     can let through a few more, never fewer.
     """
@@ -79,14 +79,14 @@ def submissions_today(organisation):
     return count
 
 
-def count_submissions(organisation_id, accepted=1):
-    """Add `accepted` API submissions (committed) to the organisation's counter for today, where there is one."""
+def count_submission(organisation_id):
+    """Add one committed API submission to the organisation's counter for today, where there is one."""
     try:
-        cache.incr(_quota_key(organisation_id), accepted)
+        cache.incr(_quota_key(organisation_id))
     except ValueError:
         pass  # no counter (expired or evicted): the next request counts from the database
     except Exception as exc:
-        logger.warning("could not count %d submissions towards the daily quota: %s", accepted, exc)
+        logger.warning("could not count a submission towards the daily quota: %s", exc)
 
 
 def _count_today(organisation):

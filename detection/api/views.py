@@ -52,7 +52,7 @@ from .throttles import (
     ApiKeyRateThrottle,
     DailySubmissionQuota,
     OrganisationRateThrottle,
-    count_submissions,
+    count_submission,
     seconds_until_tomorrow,
     submissions_today,
 )
@@ -180,7 +180,7 @@ def submit_one(request, *, image=None, url=None, callback_url=""):
         api_key=request.auth,
     )
     organisation_id = request.auth.organisation_id
-    transaction.on_commit(lambda: count_submissions(organisation_id))
+    transaction.on_commit(lambda: count_submission(organisation_id))
     return known_new(submission)
 
 
