@@ -5,6 +5,9 @@ Each argument is an evaluated run folder (model.keras + summary.json) or a .kera
 so their cost includes every member and the test-time flips.
 
     .venv/bin/python bench/serving_cost.py var/runs/lite0-256-plain var/runs/v2-v3-flips --batch 16
+
+With --run-sizes each candidate is also timed with its batch run in slices of those sizes (the worker times
+them at load and serves the fastest: VERITY_MODEL_RUN_SIZE); `onnx_fp32_img_s` is then the best of them.
 """
 import argparse
 import json
@@ -28,6 +31,7 @@ def main():
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--run-sizes", type=int, nargs="*", default=[], help="also time slices of these sizes")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
 
@@ -51,12 +55,20 @@ def main():
             })
             batch = np.random.default_rng(0).uniform(0, 255, (args.batch, size, size, 3)).astype(np.float32)
             sessions.append((model, batch))
+        sizes = [args.batch] + [n for n in args.run_sizes if n < args.batch]
+        for row in rows:
+            row["rounds"] = {n: [] for n in sizes}
         for _ in range(args.rounds):
             for row, (model, batch) in zip(rows, sessions):
-                row["rounds"].append(images_per_second(model.run, batch, min_seconds=args.seconds))
+                for n in sizes:
+                    run = model.run if n == args.batch else lambda b, n=n: [model.run(b[i: i + n]) for i in range(0, len(b), n)]
+                    row["rounds"][n].append(images_per_second(run, batch, min_seconds=args.seconds))
     fastest = None
     for row in rows:
-        row["onnx_fp32_img_s"] = float(np.median(row["rounds"]))
+        row["img_s_by_run_size"] = {n: float(np.median(r)) for n, r in row.pop("rounds").items()}
+        row["whole_batch_img_s"] = row["img_s_by_run_size"][args.batch]
+        row["run_size"] = max(row["img_s_by_run_size"], key=row["img_s_by_run_size"].get)
+        row["onnx_fp32_img_s"] = row["img_s_by_run_size"][row["run_size"]]
         fastest = max(fastest or 0.0, row["onnx_fp32_img_s"])
     for row in rows:
         row["cost_vs_fastest"] = fastest / row["onnx_fp32_img_s"]

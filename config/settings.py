@@ -220,6 +220,9 @@ VERITY_PREPARE_WAIT_MS = env.int("VERITY_PREPARE_WAIT_MS", default=10)
 VERITY_WARM_UP_WORKERS = env.bool("VERITY_WARM_UP_WORKERS", default=True)
 # onnx (ONNX Runtime, CPU workers) or keras (TensorFlow; GPU workers).
 VERITY_INFERENCE_RUNTIME = env.str("VERITY_INFERENCE_RUNTIME", default="onnx")
+# Images per model run within a batch: "auto" times each size at load (ONNX runtimes; a CPU runs small slices
+# faster than one whole batch), 0 runs whole batches, N runs slices of N (detection/inference/runtime.py).
+VERITY_MODEL_RUN_SIZE = env.str("VERITY_MODEL_RUN_SIZE", default="auto")
 # Export every promoted version to ONNX (a default-queue task); workers use Keras until the export exists.
 VERITY_EXPORT_ON_PROMOTE = env.bool("VERITY_EXPORT_ON_PROMOTE", default=True)
 # Serve the int8 variant where one exists and lost no more than 0.005 test AUC (`manage.py quantize_model`).

@@ -13,6 +13,9 @@ class WorkerHeartbeat(models.Model):
     queues = models.JSONField(default=list)
     model_version = models.CharField(max_length=100, blank=True, help_text="the version of its last scoring batch")
     runtime = models.CharField(max_length=32, blank=True, help_text="onnx, onnx-int8 or keras, as chosen by the worker")
+    run_size = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="images per model run in its last batch, as chosen by the worker (VERITY_MODEL_RUN_SIZE)"
+    )
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField(db_index=True)
     batches = models.PositiveBigIntegerField(default=0, help_text="scoring batches stored since it started")

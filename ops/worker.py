@@ -113,27 +113,28 @@ def _beat_forever(identity):
             connections.close_all()  # this thread's own connection; closed so a fork never inherits it open
 
 
-def record_batch(version_name, runtime, now=None):
+def record_batch(version_name, runtime, now=None, run_size=None):
     """Count one scoring batch of this worker: one UPDATE. Does nothing outside a worker; never raises."""
     identity = _identity
     if identity is None:
         return
     now = now or timezone.now()
     try:
-        if not _count_batch(identity, version_name, runtime, now):
+        if not _count_batch(identity, version_name, runtime, now, run_size):
             # The row written at start is gone (deleted, or the database was down then): write it again.
             write_start(identity, now)
-            _count_batch(identity, version_name, runtime, now)
+            _count_batch(identity, version_name, runtime, now, run_size)
     except Exception as exc:
         logger.warning("could not record a scoring batch of %s: %s", identity.hostname, exc)
 
 
-def _count_batch(identity, version_name, runtime, now):
+def _count_batch(identity, version_name, runtime, now, run_size=None):
     from .models import WorkerHeartbeat
 
     return WorkerHeartbeat.objects.filter(hostname=identity.hostname).update(
-        batches=F("batches") + 1, last_batch_at=now, last_seen=now, model_version=version_name, runtime=runtime
-    )
+        batches=F("batches") + 1, last_batch_at=now, last_seen=now, model_version=version_name, runtime=runtime,
+        run_size=run_size,
+    )  # fmt: skip
 
 
 def on_batch_scored(sender=None, scored=(), **kwargs):
@@ -143,7 +144,10 @@ def on_batch_scored(sender=None, scored=(), **kwargs):
     try:
         version = scored[0][1].model_version
         runtime = kwargs.get("runtime") or serving_runtime(version)
-        transaction.on_commit(lambda: record_batch(version.name, runtime), robust=True)
+        from detection.inference.runtime import serving_run_size
+
+        run_size = serving_run_size(version)
+        transaction.on_commit(lambda: record_batch(version.name, runtime, run_size=run_size), robust=True)
     except Exception as exc:  # a receiver that raises would break the batch's transaction: never
         logger.warning("could not schedule the heartbeat of a scoring batch: %s", exc)
 

@@ -1,4 +1,5 @@
 """The serving runtime: ONNX export parity, runtime choice, batches, promotions and broken artifacts."""
+from types import SimpleNamespace
 from unittest import mock
 
 import numpy as np
@@ -109,7 +110,6 @@ def test_one_unreadable_image_fails_alone_and_the_rest_of_the_batch_is_scored(ac
 
 
 def test_the_batch_task_scores_every_request_it_is_given(active_model, journalist):
-    from types import SimpleNamespace
 
     from detection.tasks import score_submission
 
@@ -213,7 +213,7 @@ def test_the_int8_variant_is_judged_on_test_auc_and_served_only_when_approved(db
     for approved, allowed in ((True, {"onnx-int8", "onnx"}), (False, {"onnx"})):
         info_path.write_text(json.dumps(dict(json.loads(info_path.read_text()), approved=approved)))
         assert runtime.get_detector(version).runtime in allowed  # approved: the faster of the two serves
-    assert set(runtime.runtime_choices()["bright"]["seconds"]) == {"onnx", "onnx-int8"}
+        assert set(runtime.runtime_choices()["bright"]["seconds"]) == set(allowed)  # what was measured this load
     settings.VERITY_REDUCED_PRECISION = False
     info_path.write_text(json.dumps(dict(json.loads(info_path.read_text()), approved=True)))
     assert runtime.get_detector(version).runtime == "onnx"
@@ -319,3 +319,72 @@ def test_measuring_a_runtime_runs_it_on_the_batch(db, brightness_model):
 
     assert runtime.measure_seconds(Counting(), np.zeros((3, 8, 8, 3), np.float32), rounds=3) >= 0
     assert calls == [(3, 8, 8, 3)] * 4  # one warm-up and three timed runs
+
+
+# ------------------------------------------------------------------------------------- images per model run
+
+
+def _detector(predict_fn, members=()):
+    version = SimpleNamespace(pk=1, artifact_path=None, input_size=4, temperature=1.0, member_names=list(members))
+    return runtime.Detector(version, "onnx", predict_fn)
+
+
+def test_a_batch_runs_in_slices_of_the_run_size_and_scores_as_one_run_would():
+    calls = []
+
+    def ensemble(batch):  # combined column, then two members: a value of each image's own pixels
+        calls.append(len(batch))
+        return np.stack([batch[:, 0, 0, 0], batch[:, 0, 0, 1], batch[:, 0, 0, 2]], axis=1) / 255
+
+    detector = _detector(ensemble, members=["a", "b"])
+    batch = np.random.default_rng(3).uniform(0, 255, (7, 4, 4, 3)).astype(np.float32)
+    whole, whole_members = detector.predict_with_members(batch)
+    assert calls == [7] and whole_members.shape == (7, 2)
+    for size, runs in ((3, [3, 3, 1]), (1, [1] * 7), (7, [7]), (16, [7])):
+        calls.clear()
+        detector.run_size = size
+        probabilities, members = detector.predict_with_members(batch)
+        assert calls == runs
+        np.testing.assert_array_equal(probabilities, whole)  # every image keeps its own scores, in order
+        np.testing.assert_array_equal(members, whole_members)
+
+
+def test_the_run_size_served_is_the_one_measured_fastest():
+    detector = _detector(lambda batch: np.zeros((len(batch), 1)))
+    batch = np.zeros((16, 4, 4, 3), np.float32)
+    timings = {1: 0.5, 2: 0.2, 4: 0.3, 8: 0.4, 16: 0.45}
+    best, seconds = runtime.choose_run_size(detector, batch, measure=lambda d, b: timings[d.run_size])
+    assert (best, detector.run_size, seconds) == (2, 2, timings)
+    timings[16] = 0.1  # one run of the whole batch is fastest (a GPU): no slicing at all
+    best, _ = runtime.choose_run_size(detector, batch, measure=lambda d, b: timings[d.run_size])
+    assert (best, detector.run_size) == (16, None)
+    assert runtime.run_size_candidates(16) == [1, 2, 4, 8, 16] and runtime.run_size_candidates(12) == [1, 2, 4, 8, 12]
+
+
+def test_loading_a_version_times_each_run_size_unless_the_setting_fixes_it(db, tiny_conv_model, settings):
+    settings.VERITY_BATCH_SIZE, settings.VERITY_REDUCED_PRECISION = 8, False
+    version = registry.activate(registry.register(name="conv", artifact=tiny_conv_model, input_size=32, is_trained=True))
+    export.export_onnx(tiny_conv_model, version.artifact_sha256)
+    detector = runtime.get_detector(version)
+    choice = runtime.runtime_choices()["conv"]
+    timed = choice["run_seconds"]["onnx"]
+    assert detector.runtime == "onnx" and set(timed) == {1, 2, 4, 8}
+    assert choice["run_size"] == min(timed, key=timed.get) == (detector.run_size or 8) == runtime.serving_run_size(version)
+
+    def load():
+        runtime._loaded.clear()
+        with mock.patch.object(runtime, "choose_run_size") as measured:
+            detector = runtime.get_detector(version)
+        assert not measured.called
+        return detector
+
+    settings.VERITY_MODEL_RUN_SIZE = "4"
+    assert load().run_size == 4 and runtime.serving_run_size(version) == 4
+    settings.VERITY_MODEL_RUN_SIZE = "0"
+    assert load().run_size is None and runtime.serving_run_size(version) == 8  # whole batches
+    settings.VERITY_MODEL_RUN_SIZE, settings.VERITY_INFERENCE_RUNTIME = "auto", "keras"
+    assert load().run_size is None  # Keras serves GPU workers, which want whole batches: not sliced
+    settings.VERITY_MODEL_RUN_SIZE = "many"
+    runtime._loaded.clear()
+    with pytest.raises(ValueError, match="VERITY_MODEL_RUN_SIZE"):
+        runtime.get_detector(version)

@@ -1,4 +1,6 @@
 """/ops/ tells staff, in plain words, what waits, what is stuck, which workers serve what, what failed."""
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -133,8 +135,8 @@ def test_it_shows_live_workers_with_what_they_serve_and_quiet_ones_apart(staff, 
     gpu = worker.WorkerIdentity(hostname="gpu@box-1", pid=41, queues=["inference"])
     monkeypatch.setattr(worker, "_identity", gpu)
     worker.write_start(gpu, now - timezone.timedelta(minutes=10))
-    worker.record_batch("effnet-v3", "onnx-int8")
-    worker.record_batch("effnet-v3", "onnx-int8")
+    worker.record_batch("effnet-v3", "onnx-int8", run_size=4)
+    worker.record_batch("effnet-v3", "onnx-int8", run_size=4)
     old = worker.WorkerIdentity(hostname="cpu@box-2", pid=7, queues=["inference", "default"])
     worker.write_start(old, now - timezone.timedelta(minutes=5))
 
@@ -143,6 +145,8 @@ def test_it_shows_live_workers_with_what_they_serve_and_quiet_ones_apart(staff, 
     assert [w.hostname for w in response.context["quiet_workers"]] == ["cpu@box-2"]
     page = response.content.decode()
     assert "effnet-v3" in page and "onnx-int8" in page and "pid 41" in page
+    row = page[page.index('data-worker="gpu@box-1"'):]
+    assert re.search(r'onnx-int8</td>\s*<td class="num">4</td>\s*<td class="num">2</td>', row)  # 4 a run, 2 batches
     assert "cpu@box-2: last report 5 min" in page
     live = staff.get(JSON).json()["workers"]["live"]
     assert live[0]["hostname"] == "gpu@box-1" and live[0]["batches"] == 2

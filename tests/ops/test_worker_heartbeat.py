@@ -2,6 +2,7 @@
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError
 
 from detection import services
@@ -29,6 +30,7 @@ def test_a_real_worker_reports_its_start_its_batches_and_its_heartbeats(start_wo
     row = wait_for(lambda: WorkerHeartbeat.objects.filter(pk=row.pk, batches__gte=1).first(), 30, "the batch", proc)
     assert row.batches == 1 and row.model_version == "tiny-test"
     assert row.runtime == "keras"  # no ONNX export of the tiny model exists: the worker falls back to Keras
+    assert row.run_size == settings.VERITY_BATCH_SIZE  # Keras runs whole batches (ONNX ones are timed at load)
     assert row.last_batch_at is not None and row.pid == proc.proc.pid
 
 
