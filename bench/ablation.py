@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ablation.py var/runs/lite0-crop128 var/runs/lite0-resize128 ... [--json out.json]
 
-One row per run: what it changed (crop, input size, label smoothing, mixup, augmentation, epochs), training
+One row per run: what it changed (crop, input size, label smoothing, mixup, augmentation, schedule, epochs), training
 minutes, validation ROC AUC (the column runs are chosen on), test ROC AUC overall and per source, the AUC lost
 at JPEG 75 and at half resolution, and the test split at the validation-chosen operating point.
 """
@@ -28,6 +28,8 @@ def recipe(config):
         parts.append(f"label smoothing {config['label_smoothing']}")
     if config.get("mixup"):
         parts.append(f"mixup {config['mixup']}")
+    if config.get("schedule") not in (None, "one_cycle"):
+        parts.append(f"{config['schedule']} schedule from {config.get('learning_rate')}")
     parts.append(f"{config.get('epochs')} epochs")
     return ", ".join(parts)
 
