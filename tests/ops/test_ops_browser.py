@@ -23,7 +23,7 @@ def test_staff_open_the_operations_page_and_see_each_section(live_server, browse
     identity = worker.WorkerIdentity(hostname="cpu@worker-1", pid=4242, queues=["inference"])
     monkeypatch.setattr(worker, "_identity", identity)
     worker.write_start(identity)
-    worker.record_batch("tiny-test", "onnx")
+    worker.record_batch("tiny-test", "onnx", run_size=2)
 
     page = browser_page
     page.goto(f"{live_server.url}/")
@@ -42,6 +42,9 @@ def test_staff_open_the_operations_page_and_see_each_section(live_server, browse
     worker_row = page.locator("tr[data-worker='cpu@worker-1']")
     expect(worker_row).to_contain_text("tiny-test")
     expect(worker_row).to_contain_text("onnx")
+    run_column = page.locator("table.ops-workers th", has_text="Images per run")
+    expect(run_column).to_be_visible()
+    expect(worker_row.locator("td").nth(3)).to_have_text("2")  # queues, version, runtime, then images per run
     expect(page.locator("table.ops-webhooks")).to_contain_text("https://partner.test/callback")
     expect(page.get_by_role("link", name="Open in admin")).to_be_visible()
 
