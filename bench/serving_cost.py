@@ -10,6 +10,7 @@ With --run-sizes each candidate is also timed with its batch run in slices of th
 them at load and serves the fastest: VERITY_MODEL_RUN_SIZE); `onnx_fp32_img_s` is then the best of them.
 """
 import argparse
+import functools
 import json
 import os
 import tempfile
@@ -25,6 +26,7 @@ def main():
     from django.test import override_settings
 
     from detection.inference import export
+    from detection.inference.runtime import run_in_slices
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("candidates", nargs="+")
@@ -61,7 +63,7 @@ def main():
         for _ in range(args.rounds):
             for row, (model, batch) in zip(rows, sessions):
                 for n in sizes:
-                    run = model.run if n == args.batch else lambda b, n=n: [model.run(b[i: i + n]) for i in range(0, len(b), n)]
+                    run = functools.partial(run_in_slices, model.run, size=n)
                     row["rounds"][n].append(images_per_second(run, batch, min_seconds=args.seconds))
     fastest = None
     for row in rows:
