@@ -22,6 +22,8 @@ class TrainingRunForm(forms.Form):
     frozen_epochs = forms.IntegerField(min_value=0, max_value=100, initial=0, help_text="epochs with the backbone frozen first")
     label_smoothing = forms.FloatField(min_value=0, max_value=0.5, required=False)
     mixup = forms.FloatField(min_value=0, max_value=10, required=False, help_text="Beta parameter; empty: no mixup")
+    cutmix = forms.FloatField(min_value=0, max_value=10, required=False,
+                              help_text="Beta parameter; empty: no CutMix (one of mixup and CutMix)")
     max_minutes = forms.FloatField(min_value=0, required=False, help_text="time budget; empty for none")
     augment = forms.ChoiceField(
         choices=[("flips", "horizontal flips only (the measured best)"),
@@ -52,7 +54,7 @@ class TrainingRunForm(forms.Form):
 
         data = dict(self.cleaned_data)
         augment = data.pop("augment")
-        for name in ("input_size", "crop", "max_minutes", "label_smoothing", "mixup"):
+        for name in ("input_size", "crop", "max_minutes", "label_smoothing", "mixup", "cutmix"):
             data[name] = data[name] or 0
         data["augmentation"] = {"flips": plain_augmentation(), "robust": Augmentation(), "none": Augmentation.none()}[augment].to_dict()
         return data

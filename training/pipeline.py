@@ -25,6 +25,10 @@ class Augmentation:
     jpeg_quality: tuple = (50, 95)  # ... at a quality in this range
     blur_probability: float = 0.2  # Gaussian blur ...
     blur_sigma: float = 1.0  # ... with sigma up to this
+    # Downscale by a factor drawn from [downscale_min, 1) and scale back up (bilinear, both ways), as a photo
+    # resized on its way to a newsroom is: the one augmentation here that resamples on purpose. Off by default.
+    downscale_probability: float = 0.0
+    downscale_min: float = 0.5
 
     @classmethod
     def none(cls):
@@ -44,13 +48,15 @@ def decode_path(path, size):
     return load_image(read_file_bytes(path), size).astype(np.uint8)
 
 
-def make_dataset(samples, size, batch_size, training=False, augmentation=None, cache=True, seed=0, crop=0, mixup=0.0):
+def make_dataset(samples, size, batch_size, training=False, augmentation=None, cache=True, seed=0, crop=0, mixup=0.0,
+                 cutmix=0.0):
     """A batched tf.data.Dataset of (float32 images in [0, 255], float32 labels (n, 1)).
 
     Training only: `crop`, each image is a random `crop` x `crop` window of the decoded image, cut without
     resampling (at `size`, which for images stored at that size is their own pixels), before augmentation;
     `mixup`, each image of a batch blended with the one the batch's reversal pairs it with, and the labels
-    alike, the share drawn from Beta(mixup, mixup).
+    alike, the share drawn from Beta(mixup, mixup); `cutmix`, a box of each image replaced by the same box of its
+    partner's, the label mixed by the area each keeps (the box's share drawn from Beta(cutmix, cutmix)).
     """
     import tensorflow as tf
 
@@ -82,7 +88,20 @@ def make_dataset(samples, size, batch_size, training=False, augmentation=None, c
     ds = ds.batch(batch_size)
     if training and mixup:
         ds = ds.enumerate().map(lambda i, xy: mix_batch(*xy, mixup, seed, i), num_parallel_calls=AUTOTUNE)
+    if training and cutmix:
+        ds = ds.enumerate().map(lambda i, xy: cut_batch(*xy, cutmix, seed, i), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
+
+
+def _beta(n, alpha, seed, stream):
+    """n draws from Beta(alpha, alpha), stateless: seeded by (`seed`, `stream`)."""
+    import tensorflow as tf
+
+    gamma = [
+        tf.random.stateless_gamma((n,), tf.stack([tf.constant(seed, tf.int64), stream + k]), alpha=alpha)
+        for k in range(2)
+    ]
+    return gamma[0] / (gamma[0] + gamma[1])
 
 
 def mix_batch(images, labels, alpha, seed, index):
@@ -91,15 +110,35 @@ def mix_batch(images, labels, alpha, seed, index):
     import tensorflow as tf
 
     n = tf.shape(images)[0]
-    base = tf.cast(index, tf.int64) * 2
-    gamma = [
-        tf.random.stateless_gamma((n,), tf.stack([tf.constant(seed, tf.int64), 10**12 + base + k]), alpha=alpha)
-        for k in range(2)
-    ]
-    lam = gamma[0] / (gamma[0] + gamma[1])
+    lam = _beta(n, alpha, seed, 10**12 + tf.cast(index, tf.int64) * 2)
     other_images, other_labels = tf.reverse(images, [0]), tf.reverse(labels, [0])
     mixed = lam[:, None, None, None] * images + (1 - lam[:, None, None, None]) * other_images
     return mixed, lam[:, None] * labels + (1 - lam[:, None]) * other_labels
+
+
+def cut_batch(images, labels, alpha, seed, index):
+    """CutMix (Yun et al. 2019) of one batch: image k keeps its pixels outside a box and takes image_{n-1-k}'s
+    inside it; the label is mixed by the areas (a pasted region is what a composite is). The box's share of the
+    area is 1 - lam_k, lam_k drawn from Beta(alpha, alpha), its centre uniform, clipped at the edges (the label
+    follows the clipped area); every draw seeded by (`seed`, batch `index`)."""
+    import tensorflow as tf
+
+    n, h, w = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    stream = 2 * 10**12 + tf.cast(index, tf.int64) * 4
+    lam = _beta(n, alpha, seed, stream)
+    centre = tf.random.stateless_uniform((n, 2), tf.stack([tf.constant(seed, tf.int64), stream + 2]))
+    side = tf.sqrt(1.0 - lam)
+    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+    y0 = tf.cast(tf.round(tf.clip_by_value((centre[:, 0] - side / 2) * hf, 0, hf)), tf.int32)
+    y1 = tf.cast(tf.round(tf.clip_by_value((centre[:, 0] + side / 2) * hf, 0, hf)), tf.int32)
+    x0 = tf.cast(tf.round(tf.clip_by_value((centre[:, 1] - side / 2) * wf, 0, wf)), tf.int32)
+    x1 = tf.cast(tf.round(tf.clip_by_value((centre[:, 1] + side / 2) * wf, 0, wf)), tf.int32)
+    rows, cols = tf.range(h)[None, :, None], tf.range(w)[None, None, :]
+    inside = ((rows >= y0[:, None, None]) & (rows < y1[:, None, None])
+              & (cols >= x0[:, None, None]) & (cols < x1[:, None, None]))  # fmt: skip
+    kept = 1.0 - tf.reduce_mean(tf.cast(inside, tf.float32), axis=[1, 2])  # the share of image k left
+    mixed = tf.where(inside[..., None], tf.reverse(images, [0]), images)
+    return mixed, kept[:, None] * labels + (1 - kept[:, None]) * tf.reverse(labels, [0])
 
 
 def random_window(image, crop, seed, index):
@@ -138,6 +177,9 @@ def make_augmenter(aug, size, seed=0):
         if aug.blur_probability:
             sigma = uniform(0.3, max(aug.blur_sigma, 0.31))
             x = tf.cond(uniform(0.0, 1.0) < aug.blur_probability, lambda: gaussian_blur(x, sigma), lambda: x)
+        if aug.downscale_probability:
+            factor = uniform(aug.downscale_min, 1.0)
+            x = tf.cond(uniform(0.0, 1.0) < aug.downscale_probability, lambda: downscaled(x, size, factor), lambda: x)
         out = tf.cast(tf.round(x), tf.uint8)
         if aug.jpeg_probability:
             lo, hi = aug.jpeg_quality
@@ -150,6 +192,16 @@ def make_augmenter(aug, size, seed=0):
         return out
 
     return augment
+
+
+def downscaled(x, size, factor):
+    """`x` (size, size, 3) resized to `factor` of its side (bilinear, antialiased) and back up to `size`
+    (bilinear): the detail a resize on the way loses, at the image's own size."""
+    import tensorflow as tf
+
+    small = tf.maximum(tf.cast(tf.round(size * factor), tf.int32), 8)
+    x = tf.image.resize(x, tf.stack([small, small]), method="bilinear", antialias=True)
+    return tf.clip_by_value(tf.reshape(tf.image.resize(x, (size, size), method="bilinear"), (size, size, 3)), 0.0, 255.0)
 
 
 def _affine(x, size, scale, angle):

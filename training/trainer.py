@@ -61,6 +61,7 @@ class TrainConfig:
     # literature's way: resampling erases generator traces); validation and the saved model see input_size.
     crop: int = 0
     mixup: float = 0.0  # > 0: mixup (Zhang et al. 2018) with Beta(mixup, mixup) shares; 0: off
+    cutmix: float = 0.0  # > 0: CutMix (Yun et al. 2019), box shares from Beta(cutmix, cutmix); 0: off
     epochs: int = 5
     batch_size: int = 32
     weights: str = "imagenet"
@@ -103,6 +104,13 @@ class TrainConfig:
                 raise ValueError("crop must be a multiple of 4")
         if self.mixup < 0:
             raise ValueError("mixup must be 0 (off) or a positive Beta parameter")
+        if self.cutmix < 0:
+            raise ValueError("cutmix must be 0 (off) or a positive Beta parameter")
+        if self.mixup and self.cutmix:
+            raise ValueError("mixup and cutmix are alternatives: give one")
+        downscale = (self.augmentation or {}).get("downscale_probability", 0)
+        if not 0 <= downscale <= 1 or (downscale and not 0 < (self.augmentation or {}).get("downscale_min", 0.5) < 1):
+            raise ValueError("downscale probability must be in [0, 1] and its smallest factor in (0, 1)")
 
     @property
     def pretrained(self):
@@ -305,7 +313,7 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
         # the same batches as an uninterrupted one.
         train_ds = make_dataset(train_samples, config.input_size, config.batch_size, training=True,
                                 augmentation=augmentation, seed=config.seed + epoch, crop=config.crop,
-                                mixup=config.mixup)
+                                mixup=config.mixup, cutmix=config.cutmix)
         callbacks = [c for c in (schedule, table, stopper, budget) if c is not None]
         model.fit(train_ds, validation_data=valid_ds, epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks,
                   verbose=0, shuffle=False)

@@ -91,6 +91,8 @@ def test_the_run_form_takes_crops_mixup_and_label_smoothing_and_refuses_what_the
     refused = client.post(reverse("training:run-new"), {**fields, "crop": 256}).content.decode()
     assert "crop must be at least 32 and smaller than the input size (256)" in refused and not TrainingRun.objects.exists()
     assert '<div role="alert"><ul class="errorlist nonfield"><li>crop must be' in refused  # read as an error, first
+    both = client.post(reverse("training:run-new"), {**fields, "cutmix": 1.0}).content.decode()
+    assert "mixup and cutmix are alternatives" in both and not TrainingRun.objects.exists()
     assert client.post(reverse("training:run-new"), fields).status_code == 302
     config = TrainingRun.objects.get().config
     assert (config["crop"], config["mixup"], config["label_smoothing"]) == (128, 0.2, 0.1)

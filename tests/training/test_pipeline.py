@@ -98,3 +98,49 @@ def test_mixup_blends_each_image_and_its_label_with_its_partner_by_the_same_shar
             np.testing.assert_allclose(mx[k], share * x[k] + (1 - share) * x[partner], atol=1e-2)
             checked += 1
     assert checked > 0
+
+
+def test_cutmix_pastes_a_box_of_the_partner_and_mixes_the_label_by_the_area_kept(tiny_dataset):
+    samples = load_dataset(tiny_dataset).split("train")
+    n = len(samples)
+    plain_images, plain_labels = next(iter(make_dataset(samples, 32, batch_size=n, training=True, seed=5)))
+    cut_images, cut_labels = next(iter(make_dataset(samples, 32, batch_size=n, training=True, seed=5, cutmix=1.0)))
+    x, y = plain_images.numpy(), plain_labels.numpy()[:, 0]
+    cx, cy = cut_images.numpy(), cut_labels.numpy()[:, 0]
+    assert not np.array_equal(cx, x) and ((cy >= 0) & (cy <= 1)).all()
+    pasted_some = 0
+    for k in range(n):
+        partner = n - 1 - k
+        if np.array_equal(x[k], x[partner]):
+            continue
+        from_partner = (cx[k] == x[partner]).all(-1) & (cx[k] != x[k]).any(-1)
+        assert ((cx[k] == x[k]).all(-1) | (cx[k] == x[partner]).all(-1)).all()  # every pixel is one of the two, unblended
+        if from_partner.any():
+            rows, cols = np.nonzero(from_partner)
+            box = np.zeros_like(from_partner)
+            box[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1] = True
+            # one rectangle: every pixel inside it that differs between the two images came from the partner
+            differs = (x[k] != x[partner]).any(-1)
+            np.testing.assert_array_equal(from_partner, box & differs)
+            kept = 1 - box.mean()
+            if y[k] != y[partner]:
+                assert cy[k] == pytest.approx(kept * y[k] + (1 - kept) * y[partner], abs=1e-5)
+            pasted_some += 1
+        else:
+            assert cy[k] == pytest.approx(y[k])
+    assert pasted_some > 0
+    again, _ = next(iter(make_dataset(samples, 32, batch_size=n, training=True, seed=5, cutmix=1.0)))
+    np.testing.assert_array_equal(again.numpy(), cx)  # seeded: a resumed run sees the same boxes
+
+
+def test_downscaling_removes_the_finest_detail_and_keeps_the_size():
+    checker = (np.indices((32, 32)).sum(0) % 2 * 255).astype(np.uint8)
+    image = np.repeat(checker[..., None], 3, -1)  # the finest pattern there is: gone at any real downscale
+    out = make_augmenter(Augmentation(flip=False, zoom=0, brightness=0, rotation=0, jpeg_probability=0, blur_probability=0,
+                                      downscale_probability=1.0, downscale_min=0.5), 32, seed=2)(image).numpy()
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert image.std() > 120 and out.std() < 40  # the checkerboard is averaged away ...
+    assert abs(out.mean() - 127.5) < 10  # ... to its mean brightness
+    untouched = make_augmenter(Augmentation(flip=False, zoom=0, brightness=0, rotation=0, jpeg_probability=0, blur_probability=0,
+                                            downscale_probability=0.0), 32, seed=2)(image).numpy()
+    np.testing.assert_array_equal(untouched, image)

@@ -201,7 +201,22 @@ def test_a_resumed_crop_run_gives_the_same_epoch_table_as_an_uninterrupted_one(t
     ({"architecture": "NPR", "input_size": 48, "crop": 48}, "smaller than the input size"),
     ({"architecture": "NPR", "input_size": 48, "crop": 34}, "multiple of 4"),
     ({"mixup": -1}, "mixup must be"),
+    ({"cutmix": -0.5}, "cutmix must be"),
+    ({"mixup": 0.2, "cutmix": 1.0}, "mixup and cutmix are alternatives"),
+    ({"augmentation": {**Augmentation().to_dict(), "downscale_probability": 1.5}}, "downscale probability"),
+    ({"augmentation": {**Augmentation().to_dict(), "downscale_probability": 0.2, "downscale_min": 1.0}}, "smallest factor"),
 ])
 def test_crop_and_mixup_settings_that_cannot_work_are_refused(tiny_dataset, tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         small_config(tiny_dataset, tmp_path / "run", **overrides)
+
+
+def test_the_train_command_takes_cutmix_and_downscaling(tiny_dataset, tmp_path):
+    call_command("train", str(tiny_dataset), "--architecture", "SmallCNN", "--weights", "none", "--input-size", "32",
+                 "--epochs", "1", "--batch-size", "8", "--cutmix", "1.0", "--downscale-probability", "0.3",
+                 "--downscale-min", "0.6", "--no-evaluate", "--output", str(tmp_path / "run"))  # fmt: skip
+    config = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert config["cutmix"] == 1.0 and config["mixup"] == 0.0
+    assert (config["augmentation"]["downscale_probability"], config["augmentation"]["downscale_min"]) == (0.3, 0.6)
+    assert config["augmentation"]["flip"] and not config["augmentation"]["jpeg_probability"]  # flips, as by default
+    assert read_state(tmp_path / "run")["epochs_done"] == 1

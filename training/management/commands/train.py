@@ -25,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--mixup", type=float, default=0.0,
                             help="mixup: blend each training image and its label with another's, the share drawn "
                                  "from Beta(ALPHA, ALPHA); 0: off")
+        parser.add_argument("--cutmix", type=float, default=0.0,
+                            help="CutMix: paste a box of another training image into each, the label mixed by area, the "
+                                 "box's share drawn from Beta(ALPHA, ALPHA); 0: off")
         parser.add_argument("--epochs", type=int, default=5)
         parser.add_argument("--batch-size", type=int, default=32)
         parser.add_argument("--weights", default="imagenet", help="imagenet, none, or PATH to backbone weights")
@@ -59,6 +62,10 @@ class Command(BaseCommand):
         parser.add_argument("--jpeg-quality", type=int, nargs=2, default=(50, 95), metavar=("MIN", "MAX"))
         parser.add_argument("--blur-probability", type=float, default=None)
         parser.add_argument("--blur-sigma", type=float, default=1.0)
+        parser.add_argument("--downscale-probability", type=float, default=0.0,
+                            help="downscale this share of training images (by a factor in [--downscale-min, 1)) and "
+                                 "scale them back up, as a resize on the way does")
+        parser.add_argument("--downscale-min", type=float, default=0.5)
         parser.add_argument("--no-evaluate", action="store_true", help="skip the evaluation report after training")
         parser.add_argument("--register", action="store_true", help="register the trained model as a candidate version")
 
@@ -92,6 +99,7 @@ class Command(BaseCommand):
                 flip=not o["no_flip"], zoom=pick("zoom"), brightness=pick("brightness"), rotation=pick("rotation"),
                 jpeg_probability=pick("jpeg_probability"), jpeg_quality=tuple(o["jpeg_quality"]),
                 blur_probability=pick("blur_probability"), blur_sigma=o["blur_sigma"],
+                downscale_probability=o["downscale_probability"], downscale_min=o["downscale_min"],
             )
         output = o["output"] or str(
             Path(settings.VAR_DIR) / "runs" / f"{o['architecture'].lower()}-{timezone.now():%Y%m%d-%H%M%S}"
@@ -99,7 +107,7 @@ class Command(BaseCommand):
         try:
             return TrainConfig(
                 dataset=o["dataset"], output=output, architecture=o["architecture"], input_size=o["input_size"],
-                crop=o["crop"], mixup=o["mixup"], epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], init_model=o["init_model"],
+                crop=o["crop"], mixup=o["mixup"], cutmix=o["cutmix"], epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], init_model=o["init_model"],
                 optimizer=o["optimizer"],
                 weight_decay=o["weight_decay"], schedule=o["schedule"], learning_rate=o["learning_rate"],
                 warmup_fraction=o["warmup_fraction"], fine_tune_learning_rate=o["fine_tune_learning_rate"],
