@@ -28,6 +28,10 @@ def recipe(config):
         parts.append(f"label smoothing {config['label_smoothing']}")
     if config.get("mixup"):
         parts.append(f"mixup {config['mixup']}")
+    if config.get("cutmix"):
+        parts.append(f"CutMix {config['cutmix']}")
+    if augmentation.get("downscale_probability"):
+        parts.append(f"downscaled p {augmentation['downscale_probability']} to {augmentation.get('downscale_min', 0.5)}")
     if config.get("schedule") not in (None, "one_cycle"):
         parts.append(f"{config['schedule']} schedule from {config.get('learning_rate')}")
     parts.append(f"{config.get('epochs')} epochs")
