@@ -89,7 +89,7 @@ def _by_day(events):
         event.action_label = labels.event_label(event)
         event.target_kind = labels.target_label(event.target_type) if event.target_type else ""
         event.details = [
-            (key.replace("_", " "), _short(value), str(value))
+            (key.replace("_", " "), _short(_readable(value)), _readable(value))
             for key, value in (event.data or {}).items()
             if value not in ("", None, [], {})
         ]
@@ -98,6 +98,18 @@ def _by_day(events):
             days.append((day, []))
         days[-1][1].append(event)
     return days
+
+
+def _readable(value):
+    """A recorded value as a reader writes it: lists joined by commas, a mapping as "key: value" pairs, yes or no;
+    never Python's repr (['read', 'submit'], True, {'a': 1})."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_readable(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{str(k).replace('_', ' ')}: {_readable(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0])))
+    return "" if value is None else str(value)
 
 
 def _short(value):

@@ -100,3 +100,15 @@ def test_an_uploaded_clip_reads_as_a_clip_and_an_image_as_an_image():
     assert event_label(SimpleNamespace(action="submission.uploaded", data={"kind": "image"})) == "Image uploaded"
     assert event_label(SimpleNamespace(action="submission.uploaded", data={})) == "Image uploaded"  # before clips
     assert event_label(SimpleNamespace(action="review.claimed", data={"kind": "video"})) == "Claimed for review"
+
+
+def test_details_read_as_words_not_python(client, moderator, journalist, settings):
+    settings.TIME_ZONE = "UTC"
+    record_at(utc(27, 9, 5, 7), moderator, "api_key.created", journalist, scopes=["read", "submit"], active=True,
+              revoked=False, limits={"per_day": 100, "burst": 5}, note=None)  # fmt: skip
+    client.force_login(moderator)
+    page = page_of(client, since="2026-11-27", until="2026-11-27")
+    assert '<span class="muted">scopes:</span> read, submit</li>' in page
+    assert '<span class="muted">active:</span> yes</li>' in page and '<span class="muted">revoked:</span> no</li>' in page
+    assert '<span class="muted">limits:</span> burst: 5; per day: 100</li>' in page
+    assert "[&#x27;" not in page and "True" not in page and "{&#x27;" not in page and "note:" not in page
