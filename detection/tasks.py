@@ -180,6 +180,16 @@ def compute_evidence(submission_id, heatmap=None):
     return evidence.pk if evidence else None
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def send_evidence_tasks(submission_ids):
+    """One scored batch's evidence (default queue): a `compute_evidence` for each submission. Sent again after a
+    crash, it asks twice for some, which is harmless: done evidence is not recomputed."""
+    from .forensics.receivers import enqueue_evidence
+
+    for submission_id in submission_ids:
+        enqueue_evidence(submission_id)
+
+
 @shared_task(acks_late=True)
 def export_model_version(version_id):
     """Export a model version to ONNX for the CPU workers (default queue); nothing to do if already exported."""

@@ -149,6 +149,39 @@ def test_a_broker_failure_when_sending_the_evidence_task_keeps_the_verdict(activ
     assert summary(submission) == {"status": "none", "signals": {}}
 
 
+def test_a_scored_batch_asks_for_its_evidence_in_one_message(active_model, journalist, django_capture_on_commit_callbacks, monkeypatch):
+    from detection import services, tasks
+
+    batch = [services.submit(data=make_image_bytes("JPEG", size=(120, 90), color=(40 * i, 20, 20)), name=f"{i}.jpg",
+                             uploader=journalist, enqueue=False) for i in range(3)]  # fmt: skip
+    batches, each = [], []
+    send_batch, send_one = tasks.send_evidence_tasks.delay, tasks.compute_evidence.delay
+    monkeypatch.setattr(tasks.send_evidence_tasks, "delay", lambda ids: batches.append(ids) or send_batch(ids))
+    monkeypatch.setattr(tasks.compute_evidence, "delay", lambda pk, heatmap=None: each.append(pk) or send_one(pk, heatmap))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.score_many([s.pk for s in batch])
+
+    assert [sorted(ids) for ids in batches] == [sorted(str(s.pk) for s in batch)]  # one message for the batch ...
+    assert sorted(each) == sorted(str(s.pk) for s in batch)  # ... and a task of its own for each submission
+    assert Evidence.objects.filter(submission__in=batch, status=Evidence.Status.DONE).count() == 3
+
+
+def test_a_broker_failure_when_sending_a_batchs_evidence_keeps_the_verdicts(active_model, journalist, django_capture_on_commit_callbacks, monkeypatch):
+    from detection import services, tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.send_evidence_tasks, "delay", broker_down)
+    batch = [services.submit(data=make_image_bytes("JPEG", size=(120, 90)), name=f"{i}.jpg", uploader=journalist, enqueue=False)
+             for i in range(2)]  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        services.score_many([s.pk for s in batch])
+
+    assert set(Submission.objects.filter(pk__in=[s.pk for s in batch]).values_list("status", flat=True)) == {Submission.Status.SCORED}
+    assert not Evidence.objects.filter(submission__in=batch).exists()  # the sweeper asks again later
+
+
 def test_a_new_model_version_recomputes_the_model_signals(active_model, scored, conv_model_path):
     from detection import services
     from training import registry
