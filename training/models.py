@@ -12,7 +12,7 @@ class ModelVersion(models.Model):
         RETIRED = "retired", "Retired"
 
     name = models.CharField(max_length=100, unique=True)
-    architecture = models.CharField(max_length=64, default="EfficientNetV2B1")
+    architecture = models.CharField(max_length=255, default="EfficientNetV2B1")  # an ensemble names its members
     input_size = models.PositiveIntegerField(default=240)
     # Path to the .keras file: absolute, or relative to the project directory.
     artifact = models.CharField(max_length=500)

@@ -53,6 +53,19 @@ def test_the_committed_default_model_loads_without_custom_objects_and_matches_it
     model = load_keras_model(str(settings.VERITY_DEFAULT_MODEL_DIR / meta["artifact"]))
     assert model.input_shape == (None, meta["input_size"], meta["input_size"], 3)
     assert (settings.VERITY_DEFAULT_MODEL_DIR / "MODEL_CARD.md").exists()
+    # PostgreSQL refuses what does not fit (SQLite would store it): the first start would fail there.
+    for field in ("name", "architecture"):
+        assert len(meta[field]) <= ModelVersion._meta.get_field(field).max_length, field
+
+
+def test_an_ensemble_of_three_registers_with_its_whole_architecture(db, tmp_path):
+    from training import registry
+
+    label = "Ensemble(" + " + ".join(["EfficientNetLite0"] * 3) + ", flips)"
+    artifact = tmp_path / "model.keras"
+    artifact.write_bytes(b"")
+    version = registry.register(name="three", artifact=artifact, architecture=label, input_size=256, is_trained=True)
+    assert ModelVersion.objects.get(pk=version.pk).architecture == label
 
 
 def test_a_newer_shipped_default_replaces_the_one_the_system_activated(shipped, db):
