@@ -88,11 +88,8 @@ def _by_day(events):
     for event in events:
         event.action_label = labels.event_label(event)
         event.target_kind = labels.target_label(event.target_type) if event.target_type else ""
-        event.details = [
-            (key.replace("_", " "), _short(_readable(value)), _readable(value))
-            for key, value in (event.data or {}).items()
-            if value not in ("", None, [], {})
-        ]
+        readable = {key: _readable(value) for key, value in (event.data or {}).items() if value not in ("", None, [], {})}
+        event.details = [(key.replace("_", " "), _short(text), text) for key, text in readable.items()]
         day = timezone.localtime(event.created_at).date()
         if not days or days[-1][0] != day:
             days.append((day, []))

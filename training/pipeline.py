@@ -30,6 +30,10 @@ class Augmentation:
     downscale_probability: float = 0.0
     downscale_min: float = 0.5
 
+    def __post_init__(self):
+        if not 0 <= self.downscale_probability <= 1 or (self.downscale_probability and not 0 < self.downscale_min < 1):
+            raise ValueError("downscale probability must be in [0, 1] and its smallest factor in (0, 1)")
+
     @classmethod
     def none(cls):
         return cls(flip=False, zoom=0, brightness=0, rotation=0, jpeg_probability=0, blur_probability=0)
@@ -128,11 +132,12 @@ def cut_batch(images, labels, alpha, seed, index):
     lam = _beta(n, alpha, seed, stream)
     centre = tf.random.stateless_uniform((n, 2), tf.stack([tf.constant(seed, tf.int64), stream + 2]))
     side = tf.sqrt(1.0 - lam)
-    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
-    y0 = tf.cast(tf.round(tf.clip_by_value((centre[:, 0] - side / 2) * hf, 0, hf)), tf.int32)
-    y1 = tf.cast(tf.round(tf.clip_by_value((centre[:, 0] + side / 2) * hf, 0, hf)), tf.int32)
-    x0 = tf.cast(tf.round(tf.clip_by_value((centre[:, 1] - side / 2) * wf, 0, wf)), tf.int32)
-    x1 = tf.cast(tf.round(tf.clip_by_value((centre[:, 1] + side / 2) * wf, 0, wf)), tf.int32)
+
+    def edge(axis, extent, offset):  # the box's edge along `axis`, in pixels, clipped to the image
+        extent = tf.cast(extent, tf.float32)
+        return tf.cast(tf.round(tf.clip_by_value((centre[:, axis] + offset * side / 2) * extent, 0, extent)), tf.int32)
+
+    y0, y1, x0, x1 = edge(0, h, -1), edge(0, h, 1), edge(1, w, -1), edge(1, w, 1)
     rows, cols = tf.range(h)[None, :, None], tf.range(w)[None, None, :]
     inside = ((rows >= y0[:, None, None]) & (rows < y1[:, None, None])
               & (cols >= x0[:, None, None]) & (cols < x1[:, None, None]))  # fmt: skip

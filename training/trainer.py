@@ -108,9 +108,8 @@ class TrainConfig:
             raise ValueError("cutmix must be 0 (off) or a positive Beta parameter")
         if self.mixup and self.cutmix:
             raise ValueError("mixup and cutmix are alternatives: give one")
-        downscale = (self.augmentation or {}).get("downscale_probability", 0)
-        if not 0 <= downscale <= 1 or (downscale and not 0 < (self.augmentation or {}).get("downscale_min", 0.5) < 1):
-            raise ValueError("downscale probability must be in [0, 1] and its smallest factor in (0, 1)")
+        if self.augmentation:
+            Augmentation(**self.augmentation)  # refuses settings it cannot apply
 
     @property
     def pretrained(self):

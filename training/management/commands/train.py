@@ -90,6 +90,12 @@ class Command(BaseCommand):
         self._finish(result, o, write)
 
     def _config(self, o, settings):
+        try:
+            return self._train_config(o, settings)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _train_config(self, o, settings):
         if o["no_augment"]:
             augmentation = Augmentation.none()
         else:
@@ -104,19 +110,16 @@ class Command(BaseCommand):
         output = o["output"] or str(
             Path(settings.VAR_DIR) / "runs" / f"{o['architecture'].lower()}-{timezone.now():%Y%m%d-%H%M%S}"
         )
-        try:
-            return TrainConfig(
-                dataset=o["dataset"], output=output, architecture=o["architecture"], input_size=o["input_size"],
-                crop=o["crop"], mixup=o["mixup"], cutmix=o["cutmix"], epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], init_model=o["init_model"],
-                optimizer=o["optimizer"],
-                weight_decay=o["weight_decay"], schedule=o["schedule"], learning_rate=o["learning_rate"],
-                warmup_fraction=o["warmup_fraction"], fine_tune_learning_rate=o["fine_tune_learning_rate"],
-                frozen_epochs=o["frozen_epochs"], label_smoothing=o["label_smoothing"], monitor=o["monitor"],
-                early_stopping_patience=o["patience"], lr_patience=o["lr_patience"], max_minutes=o["max_minutes"],
-                max_train_images=o["max_train_images"], seed=o["seed"], augmentation=augmentation.to_dict(),
-            )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
+        return TrainConfig(
+            dataset=o["dataset"], output=output, architecture=o["architecture"], input_size=o["input_size"],
+            crop=o["crop"], mixup=o["mixup"], cutmix=o["cutmix"], epochs=o["epochs"], batch_size=o["batch_size"], weights=o["weights"], init_model=o["init_model"],
+            optimizer=o["optimizer"],
+            weight_decay=o["weight_decay"], schedule=o["schedule"], learning_rate=o["learning_rate"],
+            warmup_fraction=o["warmup_fraction"], fine_tune_learning_rate=o["fine_tune_learning_rate"],
+            frozen_epochs=o["frozen_epochs"], label_smoothing=o["label_smoothing"], monitor=o["monitor"],
+            early_stopping_patience=o["patience"], lr_patience=o["lr_patience"], max_minutes=o["max_minutes"],
+            max_train_images=o["max_train_images"], seed=o["seed"], augmentation=augmentation.to_dict(),
+        )
 
     def _finish(self, result, o, write):
         write(f"trained in {result.seconds:.0f} s, {result.train_images_per_second:.1f} training images/s")
