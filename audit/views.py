@@ -7,6 +7,8 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.views.decorators.http import require_safe
 
 import audit
@@ -98,8 +100,12 @@ def _by_day(events):
 
 
 def _readable(value):
-    """A recorded value as a reader writes it: lists joined by commas, a mapping as "key: value" pairs, yes or no;
-    never Python's repr (['read', 'submit'], True, {'a': 1})."""
+    """A recorded value as a reader writes it: lists joined by commas, a mapping as "key: value" pairs, yes or no,
+    a recorded moment as a date and time in the site's zone; never Python's repr (['read', 'submit'], True,
+    {'a': 1}) nor ISO 8601 with microseconds."""
+    if isinstance(value, str):
+        moment = _moment(value)
+        return value if moment is None else date_format(moment, "j F Y, H:i:s")
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
@@ -107,6 +113,19 @@ def _readable(value):
     if isinstance(value, dict):
         return "; ".join(f"{str(k).replace('_', ' ')}: {_readable(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0])))
     return "" if value is None else str(value)
+
+
+def _moment(text):
+    """The timezone-aware datetime an ISO 8601 string records (as `audit.record` stores one), or None."""
+    if len(text) < 19 or text[10:11] != "T":
+        return None
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        return None
+    if moment is None or timezone.is_naive(moment):
+        return None
+    return timezone.localtime(moment)
 
 
 def _short(value):

@@ -112,3 +112,16 @@ def test_details_read_as_words_not_python(client, moderator, journalist, setting
     assert '<span class="muted">active:</span> yes</li>' in page and '<span class="muted">revoked:</span> no</li>' in page
     assert '<span class="muted">limits:</span> burst: 5; per day: 100</li>' in page
     assert "[&#x27;" not in page and "True" not in page and "{&#x27;" not in page and "note:" not in page
+
+
+def test_a_recorded_moment_reads_as_a_date_and_time_in_the_sites_zone(client, moderator, journalist, settings):
+    settings.TIME_ZONE = "Europe/London"
+    record_at(utc(27, 9, 5, 7), moderator, "api_key.created", journalist, expires_at="2026-12-01T21:32:58.692700+00:00",
+              summer="2026-07-01T08:00:00+00:00", code="2026-12-01T21:32:58X", plain="2026-12-01")  # fmt: skip
+    client.force_login(moderator)
+    page = page_of(client, since="2026-11-27", until="2026-11-27")
+    assert '<span class="muted">expires at:</span> 1 December 2026, 21:32:58</li>' in page
+    assert '<span class="muted">summer:</span> 1 July 2026, 09:00:00</li>' in page  # British Summer Time
+    assert '<span class="muted">code:</span> 2026-12-01T21:32:58X</li>' in page  # not a moment: as recorded
+    assert '<span class="muted">plain:</span> 2026-12-01</li>' in page
+    assert "692700" not in page
