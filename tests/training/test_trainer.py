@@ -112,11 +112,22 @@ def test_resume_refuses_a_folder_without_a_finished_epoch(tiny_dataset, tmp_path
 
 
 def test_the_train_command_resumes_a_run(tiny_dataset, tmp_path, capsys):
-    train(small_config(tiny_dataset, tmp_path / "run", epochs=2, max_minutes=1e-4), log=lambda _: None)
+    train(small_config(tiny_dataset, tmp_path / "run", epochs=4, max_minutes=1e-4), log=lambda _: None)
     assert read_state(tmp_path / "run")["epochs_done"] == 1  # the time budget ended the first sitting
-    call_command("train", "--resume", str(tmp_path / "run"), "--no-evaluate")
-    assert "resuming" in capsys.readouterr().out
+
+    # A sitting's budget is its own: given again, it ends the second sitting after one more epoch...
+    call_command("train", "--resume", str(tmp_path / "run"), "--max-minutes", "1e-4", "--no-evaluate")
+    out = capsys.readouterr().out
+    assert "resuming" in out and "time budget" in out
     assert read_state(tmp_path / "run")["epochs_done"] == 2
+    # ...and the table printed is the whole run's, the earlier sitting's epoch first.
+    rows = [line.split()[0] for line in out[out.index(TABLE_HEADER):].splitlines()[1:] if line.split()[0].isdigit()]
+    assert rows == ["1", "2"]
+
+    # Not given, the first sitting's budget does not carry over: the run goes to its last epoch.
+    call_command("train", "--resume", str(tmp_path / "run"), "--no-evaluate")
+    assert "time budget" not in capsys.readouterr().out
+    assert read_state(tmp_path / "run")["epochs_done"] == 4
 
 
 def test_one_cycle_rises_to_the_peak_then_falls_to_almost_nothing():

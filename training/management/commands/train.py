@@ -46,7 +46,9 @@ class Command(BaseCommand):
         parser.add_argument("--label-smoothing", type=float, default=0.0)
         parser.add_argument("--patience", type=int, default=5, help="early stopping patience, epochs")
         parser.add_argument("--lr-patience", type=int, default=2, help="reduce-on-plateau patience, epochs")
-        parser.add_argument("--max-minutes", type=float, default=0, help="time budget; no epoch starts that would overrun it")
+        parser.add_argument("--max-minutes", type=float, default=None,
+                            help="this sitting's time budget: no epoch starts that would overrun it (with --resume, "
+                                 "the resumed sitting's own; none unless given)")
         parser.add_argument("--max-train-images", type=int, default=0, help="use a random subset of the training split")
         parser.add_argument("--seed", type=int, default=1337)
         parser.add_argument("--output", default="", help="run folder (default var/runs/<architecture>-<time>)")
@@ -78,6 +80,7 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             config.output = o["resume"]
+            config.max_minutes = o["max_minutes"] or 0  # a budget is a sitting's: the first one's does not carry over
         else:
             if not o["dataset"]:
                 raise CommandError("give the dataset folder (or --resume RUN_DIR)")
@@ -117,7 +120,7 @@ class Command(BaseCommand):
             weight_decay=o["weight_decay"], schedule=o["schedule"], learning_rate=o["learning_rate"],
             warmup_fraction=o["warmup_fraction"], fine_tune_learning_rate=o["fine_tune_learning_rate"],
             frozen_epochs=o["frozen_epochs"], label_smoothing=o["label_smoothing"], monitor=o["monitor"],
-            early_stopping_patience=o["patience"], lr_patience=o["lr_patience"], max_minutes=o["max_minutes"],
+            early_stopping_patience=o["patience"], lr_patience=o["lr_patience"], max_minutes=o["max_minutes"] or 0,
             max_train_images=o["max_train_images"], seed=o["seed"], augmentation=augmentation.to_dict(),
         )
 
