@@ -1,4 +1,5 @@
 """Scoring a submission with the active model version: labels, uncertainty, idempotency and failures."""
+import threading
 from unittest import mock
 
 import pytest
@@ -229,3 +230,65 @@ def test_a_detection_stored_meanwhile_by_another_worker_is_kept_and_the_rest_of_
     ]
     second.refresh_from_db()
     assert second.status == Submission.Status.SCORED
+
+
+class RunRecorder:
+    """The real detector, run `run_size` crops at a time, recording each run's size (and the first run)."""
+
+    def __init__(self, detector, run_size):
+        self.detector, self.run_size, self.runs = detector, run_size, []
+        self.runtime, self.member_names = detector.runtime, detector.member_names
+        self.first_run = threading.Event()
+
+    def predict_with_members(self, batch):
+        self.runs.append(len(batch))
+        self.first_run.set()
+        return self.detector.predict_with_members(batch)
+
+
+def score_with_runs_of(run_size, submissions):
+    recorder = RunRecorder(services.get_detector(services.registry.active_version()), run_size)
+    with mock.patch("detection.services.get_detector", return_value=recorder):
+        results = services.score_many([s.pk for s in submissions])
+    return recorder, results
+
+
+def test_the_model_runs_on_the_first_decoded_images_while_the_last_is_still_decoding(active_model, journalist, settings):
+    settings.VERITY_SCORE_FACES = False  # one crop an image: the whole image
+    submissions = [submit((220, 20, i), name=f"{i}.jpg", uploader=journalist) for i in range(3)]
+    # The batch's order is the query's, as score_many reads it.
+    last_file = list(Submission.objects.filter(pk__in=[s.pk for s in submissions]))[-1].file
+    recorder = RunRecorder(services.get_detector(active_model), run_size=1)
+    waited = []
+    real_read = services.storage.read
+
+    def read(name):
+        if name == last_file:  # the last image's decoding waits for the model's first run (or gives up)
+            waited.append(recorder.first_run.wait(timeout=30))
+        return real_read(name)
+
+    with mock.patch("detection.services.get_detector", return_value=recorder), \
+            mock.patch("detection.services.storage.read", side_effect=read):  # fmt: skip
+        results = services.score_many([s.pk for s in submissions])
+    assert waited == [True]  # decode-then-run would have waited the whole 30 s, then run once
+    assert recorder.runs == [1, 1, 1]
+    assert all(results[str(s.pk)].label == "fake" for s in submissions)
+
+
+def test_scores_do_not_depend_on_how_the_crops_are_run_and_a_broken_image_shifts_none(active_model, journalist):
+    colours = [(220, 20, 20), (20, 220, 20), (220, 20, 40), (20, 220, 40), (20, 220, 60)]  # one stored file each
+    submissions = [submit(colour, name=f"{i}.jpg", uploader=journalist) for i, colour in enumerate(colours)]
+    whole, results = score_with_runs_of(None, submissions)
+    assert whole.runs == [5]
+    expected = {key: detection.probability for key, detection in results.items()}
+    Detection.objects.all().delete()
+    Submission.objects.update(status=Submission.Status.QUEUED)
+    default_storage.delete(submissions[1].file)  # a broken image in the middle of the batch
+
+    sliced, results = score_with_runs_of(2, submissions)
+    assert sliced.runs == [2, 2]
+    assert results[str(submissions[1].pk)] is None
+    for submission in submissions[:1] + submissions[2:]:
+        assert results[str(submission.pk)].probability == pytest.approx(expected[str(submission.pk)], abs=1e-6)
+    labels = {str(s.pk): label for s, label in zip(submissions, ["fake", None, "fake", "real", "real"])}
+    assert {key: detection and detection.label for key, detection in results.items()} == labels
