@@ -14,6 +14,10 @@ from _common import print_table, write_json
 
 
 def recipe(config):
+    if config.get("ensemble"):
+        ensemble = config["ensemble"]
+        flips = ", test-time flips" if ensemble.get("flip") else ""
+        return f"{ensemble.get('combine', 'mean')} of {' + '.join(m['name'] for m in ensemble['members'])}{flips}"
     augmentation = config.get("augmentation") or {}
     parts = [config.get("architecture", "?"), f"{config.get('input_size')} px"]
     if config.get("crop"):
