@@ -246,7 +246,8 @@ def score_many(submission_ids):
     """Score submissions in one batch with the active model version. Safe to run twice.
 
     Images are read and decoded in a thread pool while the model runs on those already decoded, in runs of the
-    size measured fastest where the worker runs (`_decode_and_run`). Returns {submission id (str): Detection or None when it is gone or failed}.
+    size measured fastest where the worker runs (`_decode_and_run`). Returns {submission id (str): Detection or
+    None when it is gone or failed}.
     """
     results = {}
     submissions = {str(s.pk): s for s in Submission.objects.filter(pk__in=list(submission_ids))}
@@ -296,7 +297,9 @@ def score_many(submission_ids):
     if not submissions:
         return results
 
-    decoded, failed, probabilities, members, model_seconds = _decode_and_run(detector, submissions.values(), version.input_size)
+    decoded, failed, probabilities, members, model_seconds = _decode_and_run(
+        detector, submissions.values(), version.input_size
+    )
     for submission, outcome in failed:
         results[str(submission.pk)] = _fail(submission, f"the stored image could not be read: {outcome}")
     if not decoded:

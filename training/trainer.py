@@ -291,9 +291,7 @@ def train(config, progress=None, should_stop=None, log=print, resume=False):
     schedule = OneCycle(config, steps_per_epoch) if config.schedule == "one_cycle" else None
 
     log(f"{config.architecture} at {config.input_size}px, {params:,} parameters, {len(train_samples)} training images")
-    log(TABLE_HEADER)
-    for row in table.rows:  # a resumed run's table is whole: the earlier sittings' epochs first
-        log(_epoch_table_row(row))
+    log(format_epoch_table(table.rows))  # a resumed run's table is whole: the earlier sittings' epochs first
     started = time.monotonic()
     for epoch in range(state["epochs_done"], config.epochs):
         if stopper.stopped or budget.exhausted or state["finished"]:
