@@ -108,6 +108,8 @@ class TrainConfig:
             raise ValueError("cutmix must be 0 (off) or a positive Beta parameter")
         if self.mixup and self.cutmix:
             raise ValueError("mixup and cutmix are alternatives: give one")
+        if self.max_minutes < 0:
+            raise ValueError("max_minutes must be 0 (no budget) or a positive number of minutes")
         if self.augmentation:
             Augmentation(**self.augmentation)  # refuses settings it cannot apply
 

@@ -81,6 +81,21 @@ def test_the_train_command_names_a_bad_dataset(tmp_path):
         call_command("train", str(tmp_path / "empty"), "--architecture", "SmallCNN", "--weights", "none")
 
 
+@pytest.mark.parametrize("minutes", ["0", "-5", "nan"])
+def test_the_train_command_refuses_a_time_budget_that_is_not_positive(tiny_dataset, tmp_path, minutes):
+    with pytest.raises(CommandError, match="--max-minutes must be a positive number"):
+        call_command("train", str(tiny_dataset), "--architecture", "SmallCNN", "--weights", "none",
+                     "--max-minutes", minutes, "--output", str(tmp_path / "run"))
+    with pytest.raises(CommandError, match="--max-minutes must be a positive number"):
+        call_command("train", "--resume", str(tmp_path / "run"), "--max-minutes", minutes)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_a_negative_time_budget_is_refused_in_the_config(tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="max_minutes must be 0"):
+        small_config(tiny_dataset, tmp_path / "run", max_minutes=-1)
+
+
 class Crash(Exception):
     pass
 

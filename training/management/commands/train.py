@@ -74,6 +74,8 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         from django.conf import settings
 
+        if o["max_minutes"] is not None and not o["max_minutes"] > 0:
+            raise CommandError("--max-minutes must be a positive number of minutes (leave it out for no budget)")
         if o["resume"]:
             try:
                 config = resume_config(o["resume"])
