@@ -38,6 +38,8 @@ def recipe(config):
         parts.append(f"downscaled p {augmentation['downscale_probability']} to {augmentation.get('downscale_min', 0.5)}")
     if config.get("schedule") not in (None, "one_cycle"):
         parts.append(f"{config['schedule']} schedule from {config.get('learning_rate')}")
+    if config.get("seed") not in (None, 1337):  # 1337: train's default seed
+        parts.append(f"seed {config['seed']}")
     parts.append(f"{config.get('epochs')} epochs")
     return ", ".join(parts)
 

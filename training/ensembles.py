@@ -175,3 +175,57 @@ def make_ensemble(versions, dataset_root, output, combine="mean", flip=False, lo
     }
     (output / CONFIG_FILE).write_text(json.dumps({"config": config, "dataset": dataset.summary(), "params": params}, indent=2))
     return output / MODEL_FILE
+
+
+def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=print):
+    """Every mean-of-logits ensemble of up to `max_members` of `versions`, scored from one pass of each member.
+
+    Each member runs once over each split; a combination's score is the mean of its members' logits, the
+    ensemble `make_ensemble --combine mean` builds (so its ROC AUC is the one that ensemble's evaluation
+    reports). Returns rows, best validation AUC first: {"members": [names], split: {"all": auc, source: auc}}.
+    Only AUCs: build the chosen one with `make_ensemble` for its robustness, operating point and calibration.
+    """
+    from itertools import combinations
+
+    from . import metrics
+    from .datasets import load_dataset
+    from .evaluation import load_model, load_split
+
+    if len(versions) < 2:
+        raise ValueError("screening needs two versions or more")
+    if max_members < 1:
+        raise ValueError("max_members must be at least 1")
+    dataset = load_dataset(dataset_root)
+    samples = {split: dataset.split(split) for split in splits}
+    empty = [split for split, found in samples.items() if not found]
+    if empty:
+        raise ValueError(f"{dataset_root} has no {' or '.join(empty)} split")
+    logits, images = {}, {}
+    for version in versions:
+        model = load_model(version.artifact_path)
+        size = int(model.input_shape[1])
+        for split in splits:
+            if (split, size) not in images:
+                images[split, size] = load_split(samples[split], size)
+            logits[version.name, split] = member_logits([model], images[split, size])[:, 0]
+        log(f"{version.name}: logits on {', '.join(splits)}")
+
+    def aucs(split, score):
+        labels = np.array([s.label for s in samples[split]])
+        sources = np.array([s.source for s in samples[split]])
+        out = {"all": metrics.roc_auc(labels, score)}
+        for source in sorted(set(sources)):
+            mask = sources == source
+            out[source] = metrics.roc_auc(labels[mask], score[mask])
+        return {key: None if np.isnan(value) else value for key, value in out.items()}  # one class only: no AUC
+
+    rows = []
+    for k in range(1, min(max_members, len(versions)) + 1):
+        for combo in combinations([v.name for v in versions], k):
+            row = {"members": list(combo)}
+            for split in splits:
+                row[split] = aucs(split, np.mean([logits[name, split] for name in combo], axis=0))
+            rows.append(row)
+    chosen_on = splits[0]
+    rows.sort(key=lambda r: -r[chosen_on]["all"] if r[chosen_on]["all"] is not None else np.inf)
+    return rows

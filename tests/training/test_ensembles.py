@@ -181,3 +181,42 @@ def test_unpacking_a_single_detector_is_refused(members):
 
     with pytest.raises(CommandError, match="member-a is not an ensemble"):
         call_command("unpack_ensemble", "member-a")
+
+
+def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(members, tmp_path, capsys):
+    import json
+
+    from django.core.management import CommandError
+
+    from tests.training.conftest import make_tiny_dataset
+
+    dataset = make_tiny_dataset(tmp_path / "faces", per_class=12)
+    # A third member that is the first one's opposite: alone it ranks everything backwards.
+    backwards = tiny_member(tmp_path / "c.keras", [-12.0, 8.0, 8.0], 3.0)
+    registry.register(name="member-c", artifact=backwards, architecture="TinyC", input_size=TINY_INPUT_SIZE, is_trained=True)
+    call_command("screen_ensembles", "--members", "member-a", "member-b", "member-c", "--dataset", str(dataset),
+                 "--max-members", "2", "--json", str(tmp_path / "screen.json"))
+    out = capsys.readouterr().out
+    rows = json.loads((tmp_path / "screen.json").read_text())
+    combos = [tuple(r["members"]) for r in rows]
+    assert sorted(combos) == sorted([("member-a",), ("member-b",), ("member-c",), ("member-a", "member-b"),
+                                     ("member-a", "member-c"), ("member-b", "member-c")])
+    valid = [r["valid"]["all"] for r in rows]
+    assert valid == sorted(valid, reverse=True)  # best on validation first
+    by_members = {tuple(r["members"]): r for r in rows}
+    assert by_members["member-a",]["valid"]["all"] > 0.5 > by_members["member-c",]["valid"]["all"]
+    assert by_members["member-a", "member-c"]["valid"]["all"] == 0.5  # opposite logits: their mean ranks nothing
+    assert set(rows[0]["valid"]) == set(rows[0]["test"]) == {"all", "alpha", "beta"}  # per source too
+    assert "member-a + member-b" in out and "val AUC" in out
+
+    # The pair's figures are the ones make_ensemble's evaluation reports for the same mean-of-logits ensemble.
+    call_command("make_ensemble", "pair", "--members", "member-a", "member-b", "--dataset", str(dataset),
+                 "--output", str(tmp_path / "runs" / "pair"))
+    report = json.loads((tmp_path / "runs" / "pair" / "report" / "metrics.json").read_text())
+    pair = next(r for r in rows if r["members"] == ["member-a", "member-b"])
+    for split in ("valid", "test"):
+        for source, auc in pair[split].items():
+            assert auc == pytest.approx(report[split][source]["roc_auc"], abs=1e-6), (split, source)
+
+    with pytest.raises(CommandError, match="no such model version: nope"):
+        call_command("screen_ensembles", "--members", "member-a", "nope", "--dataset", str(dataset))

@@ -1,0 +1,51 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from training import ensembles
+from training.models import ModelVersion
+
+
+class Command(BaseCommand):
+    help = (
+        "Score every mean-of-logits ensemble of up to --max-members of the given registered versions on the "
+        "validation and test splits, each member run once: a table of ROC AUC (overall and per source), best "
+        "validation first. Build the chosen one with make_ensemble for its full report."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--members", nargs="+", required=True, metavar="VERSION", help="registered version names")
+        parser.add_argument("--dataset", required=True, help="dataset with valid/ and test/ splits")
+        parser.add_argument("--max-members", type=int, default=3, help="largest ensemble tried (default 3)")
+        parser.add_argument("--top", type=int, default=0, help="print only the best N rows (default: all)")
+        parser.add_argument("--json", dest="json_path", default="", metavar="FILE", help="also write every row to FILE")
+
+    def handle(self, *args, members, dataset, max_members, top, json_path, **options):
+        versions = {v.name: v for v in ModelVersion.objects.filter(name__in=members)}
+        missing = [m for m in members if m not in versions]
+        if missing:
+            raise CommandError(f"no such model version: {', '.join(missing)}")
+        write = lambda line: self.stdout.write(line) or self.stdout.flush()  # noqa: E731
+        try:
+            rows = ensembles.screen([versions[m] for m in dict.fromkeys(members)], dataset, max_members, log=write)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        write(format_rows(rows[:top] if top > 0 else rows))
+        if json_path:
+            Path(json_path).write_text(json.dumps(rows, indent=2))
+            write(f"wrote {json_path}")
+
+
+def format_rows(rows):
+    """members | valid AUC (per source) | test AUC (per source), one line per combination."""
+    sources = sorted({s for r in rows for s in r["valid"] if s != "all"})
+    header = ["members", "val AUC", *(f"val {s}" for s in sources), "test AUC", *(f"test {s}" for s in sources)]
+    lines = [[" + ".join(r["members"]), *(_auc(r["valid"].get(k)) for k in ["all", *sources]),
+              *(_auc(r["test"].get(k)) for k in ["all", *sources])] for r in rows]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in [header, *lines])
+
+
+def _auc(value):
+    return "-" if value is None else f"{value:.4f}"
