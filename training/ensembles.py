@@ -189,7 +189,7 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
 
     from . import metrics
     from .datasets import load_dataset
-    from .evaluation import load_model, load_split
+    from .evaluation import by_source, load_model, load_split
 
     if len(versions) < 2:
         raise ValueError("screening needs two versions or more")
@@ -210,14 +210,14 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
             logits[version.name, split] = member_logits([model], images[split, size])[:, 0]
         log(f"{version.name}: logits on {', '.join(splits)}")
 
-    def aucs(split, score):
-        labels = np.array([s.label for s in samples[split]])
-        sources = np.array([s.source for s in samples[split]])
-        out = {"all": metrics.roc_auc(labels, score)}
-        for source in sorted(set(sources)):
-            mask = sources == source
-            out[source] = metrics.roc_auc(labels[mask], score[mask])
-        return {key: None if np.isnan(value) else value for key, value in out.items()}  # one class only: no AUC
+    labels = {split: np.array([s.label for s in samples[split]]) for split in splits}
+
+    def auc(y, score):
+        value = metrics.roc_auc(y, score)
+        return None if np.isnan(value) else value  # one class only: no AUC
+
+    def aucs(split, score):  # grouped as evaluate's report groups them
+        return by_source(samples[split], labels[split], score, auc)
 
     rows = []
     for k in range(1, min(max_members, len(versions)) + 1):

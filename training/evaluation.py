@@ -95,15 +95,20 @@ def load_split(samples, size, perturb=None):
     return images
 
 
-def _grouped(samples, labels, scores, threshold):
-    out = {"all": M.summarise(labels, scores, threshold)}
+def by_source(samples, labels, scores, summary):
+    """{"all": summary(labels, scores)} and, where the samples come from several sources, one entry per source."""
+    out = {"all": summary(labels, scores)}
     sources = sorted({s.source for s in samples})
     if len(sources) > 1:
         src = np.array([s.source for s in samples])
         for source in sources:
             mask = src == source
-            out[source] = M.summarise(labels[mask], scores[mask], threshold)
+            out[source] = summary(labels[mask], scores[mask])
     return out
+
+
+def _grouped(samples, labels, scores, threshold):
+    return by_source(samples, labels, scores, lambda y, s: M.summarise(y, s, threshold))
 
 
 def operating_point_settings():
