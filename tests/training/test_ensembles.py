@@ -220,3 +220,6 @@ def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(memb
 
     with pytest.raises(CommandError, match="no such model version: nope"):
         call_command("screen_ensembles", "--members", "member-a", "nope", "--dataset", str(dataset))
+    for command in (["screen_ensembles"], ["make_ensemble", "x"]):  # a dataset that is not there: an error, no traceback
+        with pytest.raises(CommandError, match="no-such-folder"):
+            call_command(*command, "--members", "member-a", "member-b", "--dataset", str(tmp_path / "no-such-folder"))

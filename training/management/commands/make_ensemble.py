@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from training import ensembles
+from training.datasets import DatasetError
 from training.models import ModelVersion
 
 
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         write = lambda line: self.stdout.write(line) or self.stdout.flush()  # noqa: E731
         try:
             path = ensembles.make_ensemble([versions[m] for m in members], dataset, output, combine, flip, log=write)
-        except ValueError as exc:
+        except (DatasetError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         write(f"ensemble: {path}")
         if not no_evaluate:

@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from training import ensembles
+from training.datasets import DatasetError
 from training.models import ModelVersion
 
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         write = lambda line: self.stdout.write(line) or self.stdout.flush()  # noqa: E731
         try:
             rows = ensembles.screen([versions[m] for m in dict.fromkeys(members)], dataset, max_members, log=write)
-        except ValueError as exc:
+        except (DatasetError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         write(format_rows(rows[:top] if top > 0 else rows))
         if json_path:
