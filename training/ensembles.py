@@ -177,13 +177,20 @@ def make_ensemble(versions, dataset_root, output, combine="mean", flip=False, lo
     return output / MODEL_FILE
 
 
-def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=print):
+def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=print, reference=None,
+           resamples=1000, seed=0):
     """Every mean-of-logits ensemble of up to `max_members` of `versions`, scored from one pass of each member.
 
     Each member runs once over each split; a combination's score is the mean of its members' logits, the
     ensemble `make_ensemble --combine mean` builds (so its ROC AUC is the one that ensemble's evaluation
-    reports). Returns rows, best validation AUC first: {"members": [names], split: {"all": auc, source: auc}}.
-    Only AUCs: build the chosen one with `make_ensemble` for its robustness, operating point and calibration.
+    reports). Returns rows, best validation AUC first: {"members": [names], split: {"all": auc, source: auc},
+    "selection": ...}. Only AUCs: build the chosen one with `make_ensemble` for its robustness, operating point
+    and calibration.
+
+    "selection" says how far the choosing split can be trusted to separate the rows: on `resamples` stratified
+    bootstrap resamples of it (the same draws for every row), each row's AUC minus the `reference` combination's
+    (member names; default the best row) with its 95% interval, the share of resamples where the row beats the
+    reference, and the share where it is the best of all rows. None when `resamples` is 0 or the split lacks a class.
     """
     from itertools import combinations
 
@@ -195,6 +202,11 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
         raise ValueError("screening needs two versions or more")
     if max_members < 1:
         raise ValueError("max_members must be at least 1")
+    names = [v.name for v in versions]
+    if reference is not None and (not reference or len(reference) > max_members or set(reference) - set(names)):
+        raise ValueError(f"the reference ({' + '.join(reference)}) must be one to {max_members} of the screened versions")
+    if resamples < 0:
+        raise ValueError("resamples must be 0 or more")
     dataset = load_dataset(dataset_root)
     samples = {split: dataset.split(split) for split in splits}
     empty = [split for split, found in samples.items() if not found]
@@ -219,13 +231,40 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
     def aucs(split, score):  # grouped as evaluate's report groups them
         return by_source(samples[split], labels[split], score, auc)
 
-    rows = []
+    chosen_on = splits[0]
+    rows, chosen_scores = [], []
     for k in range(1, min(max_members, len(versions)) + 1):
-        for combo in combinations([v.name for v in versions], k):
+        for combo in combinations(names, k):
             row = {"members": list(combo)}
             for split in splits:
-                row[split] = aucs(split, np.mean([logits[name, split] for name in combo], axis=0))
+                score = np.mean([logits[name, split] for name in combo], axis=0)
+                row[split] = aucs(split, score)
+                if split == chosen_on:
+                    chosen_scores.append(score)
             rows.append(row)
-    chosen_on = splits[0]
+    _selection(rows, labels[chosen_on], np.array(chosen_scores), chosen_on, reference, resamples, seed)
     rows.sort(key=lambda r: -r[chosen_on]["all"] if r[chosen_on]["all"] is not None else np.inf)
     return rows
+
+
+def _selection(rows, labels, scores, split, reference, resamples, seed):
+    """Each row's "selection": its bootstrap standing on `split` against the reference row (see screen)."""
+    from . import metrics
+
+    if not resamples or len(np.unique(labels)) < 2:
+        for row in rows:
+            row["selection"] = None
+        return
+    point = np.array([row[split]["all"] for row in rows])
+    ref = int(np.argmax(point)) if reference is None else next(
+        i for i, row in enumerate(rows) if sorted(row["members"]) == sorted(reference))
+    boot = metrics.bootstrap_aucs(labels, scores, resamples, seed)
+    delta = boot - boot[:, [ref]]
+    best = np.argmax(boot, axis=1)
+    for i, row in enumerate(rows):
+        low, high = np.quantile(delta[:, i], [0.025, 0.975])
+        row["selection"] = {
+            "reference": rows[ref]["members"], "split": split, "resamples": int(resamples),
+            "delta": float(point[i] - point[ref]), "delta_ci95": [float(low), float(high)],
+            "p_beats_reference": float(np.mean(delta[:, i] > 0)), "p_best": float(np.mean(best == i)),
+        }

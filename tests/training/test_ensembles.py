@@ -207,7 +207,17 @@ def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(memb
     assert by_members["member-a",]["valid"]["all"] > 0.5 > by_members["member-c",]["valid"]["all"]
     assert by_members["member-a", "member-c"]["valid"]["all"] == 0.5  # opposite logits: their mean ranks nothing
     assert set(rows[0]["valid"]) == set(rows[0]["test"]) == {"all", "alpha", "beta"}  # per source too
-    assert "member-a + member-b" in out and "val AUC" in out
+    assert "member-a + member-b" in out and "val AUC" in out and "P(best)" in out
+
+    # How far validation separates them: every row against the best, on the same bootstrap resamples.
+    best = rows[0]["selection"]
+    assert best["reference"] == rows[0]["members"] and best["delta"] == 0 and best["delta_ci95"] == [0, 0]
+    assert sum(r["selection"]["p_best"] for r in rows) == pytest.approx(1)
+    backwards_row = by_members["member-c",]["selection"]
+    assert backwards_row["delta_ci95"][1] < 0 and backwards_row["p_beats_reference"] == 0 and backwards_row["p_best"] == 0
+    for r in rows:
+        low, high = r["selection"]["delta_ci95"]
+        assert low <= r["selection"]["delta"] + 1e-9 and r["selection"]["resamples"] == 1000
 
     # The pair's figures are the ones make_ensemble's evaluation reports for the same mean-of-logits ensemble.
     call_command("make_ensemble", "pair", "--members", "member-a", "member-b", "--dataset", str(dataset),
@@ -218,8 +228,21 @@ def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(memb
         for source, auc in pair[split].items():
             assert auc == pytest.approx(report[split][source]["roc_auc"], abs=1e-6), (split, source)
 
+    # Against a chosen reference (a deployment's default), with fewer resamples.
+    call_command("screen_ensembles", "--members", "member-a", "member-b", "member-c", "--dataset", str(dataset),
+                 "--reference", "member-b", "member-a", "--resamples", "200", "--json", str(tmp_path / "ref.json"))
+    against = {tuple(r["members"]): r["selection"] for r in json.loads((tmp_path / "ref.json").read_text())}
+    assert against["member-a", "member-b"]["delta"] == 0 and against["member-a", "member-b"]["delta_ci95"] == [0, 0]
+    assert against["member-c",]["reference"] == ["member-a", "member-b"] and against["member-c",]["resamples"] == 200
+    call_command("screen_ensembles", "--members", "member-a", "member-b", "--dataset", str(dataset),
+                 "--resamples", "0", "--json", str(tmp_path / "none.json"))
+    assert all(r["selection"] is None for r in json.loads((tmp_path / "none.json").read_text()))
+
     with pytest.raises(CommandError, match="no such model version: nope"):
         call_command("screen_ensembles", "--members", "member-a", "nope", "--dataset", str(dataset))
+    with pytest.raises(CommandError, match="reference .*member-c.* must be one to 2 of the screened versions"):
+        call_command("screen_ensembles", "--members", "member-a", "member-b", "--dataset", str(dataset),
+                     "--max-members", "2", "--reference", "member-c")
     for command in (["screen_ensembles"], ["make_ensemble", "x"]):  # a dataset that is not there: an error, no traceback
         with pytest.raises(CommandError, match="no-such-folder"):
             call_command(*command, "--members", "member-a", "member-b", "--dataset", str(tmp_path / "no-such-folder"))

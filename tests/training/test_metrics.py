@@ -14,6 +14,27 @@ def scored():
     return labels, scores
 
 
+def test_rank_aucs_score_each_row_as_roc_auc_does(scored):
+    labels, scores = scored
+    rows = np.stack([scores, 1 - scores, np.round(scores, 1)])  # ties in every row, heavier in the last
+    np.testing.assert_allclose(M.rank_aucs(labels, rows), [sk.roc_auc_score(labels, r) for r in rows])
+    with pytest.raises(ValueError, match="real and fake"):
+        M.rank_aucs(np.ones(5), np.arange(5.0))
+
+
+def test_bootstrap_aucs_resample_both_classes_and_pair_the_rows(scored):
+    labels, scores = scored
+    noisy = np.clip(scores + np.random.default_rng(1).normal(0, 0.3, scores.size), 0, 1)
+    boot = M.bootstrap_aucs(labels, np.stack([scores, scores, noisy]), resamples=400, seed=5)
+    assert boot.shape == (400, 3)
+    np.testing.assert_array_equal(boot[:, 0], boot[:, 1])  # the same draws for every row: paired
+    assert np.isfinite(boot).all()  # both classes in every resample
+    point = M.roc_auc(labels, scores)
+    assert abs(boot[:, 0].mean() - point) < 0.01 and boot[:, 0].std() > 0.005  # centred on the point, with a spread
+    assert (boot[:, 0] > boot[:, 2]).mean() > 0.95  # the noisier scores lose on nearly every resample
+    np.testing.assert_array_equal(boot, M.bootstrap_aucs(labels, np.stack([scores, scores, noisy]), 400, seed=5))
+
+
 def test_threshold_metrics_agree_with_scikit_learn(scored):
     labels, scores = scored
     for threshold in (0.5, 0.37):

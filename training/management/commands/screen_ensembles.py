@@ -12,7 +12,9 @@ class Command(BaseCommand):
     help = (
         "Score every mean-of-logits ensemble of up to --max-members of the given registered versions on the "
         "validation and test splits, each member run once: a table of ROC AUC (overall and per source), best "
-        "validation first. Build the chosen one with make_ensemble for its full report."
+        "validation first, with how far validation separates them (bootstrap: each row's AUC minus the reference's "
+        "with its 95%% interval, and the share of resamples where it is the best). Build the chosen one with "
+        "make_ensemble for its full report."
     )
 
     def add_arguments(self, parser):
@@ -20,16 +22,22 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", required=True, help="dataset with valid/ and test/ splits")
         parser.add_argument("--max-members", type=int, default=3, help="largest ensemble tried (default 3)")
         parser.add_argument("--top", type=int, default=0, help="print only the best N rows (default: all)")
+        parser.add_argument("--reference", nargs="+", default=None, metavar="VERSION",
+                            help="the combination the others are compared with, e.g. the default's members "
+                                 "(default: the best on validation)")
+        parser.add_argument("--resamples", type=int, default=1000,
+                            help="bootstrap resamples of the validation split (default 1000; 0: none)")
         parser.add_argument("--json", dest="json_path", default="", metavar="FILE", help="also write every row to FILE")
 
-    def handle(self, *args, members, dataset, max_members, top, json_path, **options):
+    def handle(self, *args, members, dataset, max_members, top, json_path, reference, resamples, **options):
         versions = {v.name: v for v in ModelVersion.objects.filter(name__in=members)}
         missing = [m for m in members if m not in versions]
         if missing:
             raise CommandError(f"no such model version: {', '.join(missing)}")
         write = lambda line: self.stdout.write(line) or self.stdout.flush()  # noqa: E731
         try:
-            rows = ensembles.screen([versions[m] for m in dict.fromkeys(members)], dataset, max_members, log=write)
+            rows = ensembles.screen([versions[m] for m in dict.fromkeys(members)], dataset, max_members, log=write,
+                                    reference=reference, resamples=resamples)
         except (DatasetError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         write(format_rows(rows[:top] if top > 0 else rows))
@@ -39,13 +47,25 @@ class Command(BaseCommand):
 
 
 def format_rows(rows):
-    """members | valid AUC (per source) | test AUC (per source), one line per combination."""
+    """members | valid AUC (per source) | vs reference | test AUC (per source), one line per combination."""
     sources = sorted({s for r in rows for s in r["valid"] if s != "all"})
-    header = ["members", "val AUC", *(f"val {s}" for s in sources), "test AUC", *(f"test {s}" for s in sources)]
+    header = ["members", "val AUC", *(f"val {s}" for s in sources), "val - reference [95% CI]", "P(best)",
+              "test AUC", *(f"test {s}" for s in sources)]
     lines = [[" + ".join(r["members"]), *(_auc(r["valid"].get(k)) for k in ["all", *sources]),
-              *(_auc(r["test"].get(k)) for k in ["all", *sources])] for r in rows]
+              *_selection(r.get("selection")), *(_auc(r["test"].get(k)) for k in ["all", *sources])] for r in rows]
+    reference = next((r["selection"]["reference"] for r in rows if r.get("selection")), None)
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in [header, *lines])
+    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in [header, *lines])
+    if reference:
+        table += f"\nreference: {' + '.join(reference)}; P(best): share of bootstrap resamples of validation where the row is first"
+    return table
+
+
+def _selection(selection):
+    if not selection:
+        return ["-", "-"]
+    low, high = selection["delta_ci95"]
+    return [f"{selection['delta']:+.4f} [{low:+.4f}, {high:+.4f}]", f"{selection['p_best']:.0%}"]
 
 
 def _auc(value):
