@@ -1,4 +1,4 @@
-"""Detection metrics in plain NumPy: threshold metrics, ranking metrics, EER, calibration.
+"""Detection metrics in NumPy (SciPy for ranks): threshold metrics, ranking metrics, EER, calibration, bootstrap.
 
 Labels: 1 = fake (the positive class), 0 = real. Scores: the model's probability of fake.
 Values agree with scikit-learn (see tests/training/test_metrics.py).
