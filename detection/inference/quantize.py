@@ -7,8 +7,11 @@ The first convolutions see the raw pixels at full resolution, where int8 error h
 EfficientNet-Lite0 detectors: all convolutions in int8 lost 0.21-0.26 AUC; keeping the first 2 to 6 of their
 49 convolutions in float lost 0.001-0.005, at 1.1-1.4x the fp32 speed). How many leading convolutions stay in
 float is chosen on the validation split: the fewest of `FLOAT_LEADING_CONVS` that keep its AUC within the
-limit. Activation ranges are calibrated by percentile, which ignores the rare outliers that MinMax stretches
-the int8 range for.
+limit. For an ensemble (one graph, a branch per member) "leading" means the first convolutions on every path from
+the input, so each member keeps its own. Activation ranges are calibrated by percentile, which ignores the rare
+outliers that MinMax stretches the int8 range for; the calibration images are fed a batch at a time and the
+histograms merged, because the calibrator otherwise keeps every intermediate tensor of every image at once (a
+four-member ensemble at 256 pixels needed 24 GB for 128 images).
 """
 import json
 import logging
@@ -58,16 +61,43 @@ def existing_reduced(keras_sha256):
 
 
 class _Calibration:
-    """onnxruntime's CalibrationDataReader protocol over an array of preprocessed images."""
+    """onnxruntime's CalibrationDataReader protocol over an array of preprocessed images.
+
+    `len()` and `set_range()` (in batches) let quantize_static collect one range at a time ("CalibStridedMinMax":
+    despite its name, any calibrator merges its statistics across ranges; the histogram ones re-bin)."""
 
     def __init__(self, input_name, images, batch=8):
         # Equal batches: the percentile calibrator cannot stack histograms of batches of different sizes.
         batch = max(1, min(batch, len(images)))
         usable = len(images) - len(images) % batch
-        self.batches = iter([{input_name: images[i : i + batch]} for i in range(0, usable, batch)])
+        self.inputs = [{input_name: images[i : i + batch]} for i in range(0, usable, batch)]
+        self.set_range(0, len(self.inputs))
+
+    def __len__(self):
+        return len(self.inputs)
+
+    def set_range(self, start_index, end_index):
+        self.batches = iter(self.inputs[start_index:end_index])
 
     def get_next(self):
         return next(self.batches, None)
+
+
+def conv_depths(graph):
+    """{convolution name: its place among the convolutions on the longest path from the graph's input (1 = first)}.
+
+    The leading `n` convolutions of a single network are those of depth <= n; in an ensemble's graph, a branch
+    per member, that is each member's first `n`.
+    """
+    depth, convs = {}, {}  # tensor name -> convolutions on the longest path to it
+    for node in graph.node:  # ONNX graphs are topologically sorted
+        reached = max((depth.get(name, 0) for name in node.input), default=0)
+        if node.op_type == "Conv":
+            reached += 1
+            convs[node.name] = reached
+        for name in node.output:
+            depth[name] = reached
+    return convs
 
 
 def quantize_int8(fp32_info, calibration, test_images, test_labels, valid_images=None, valid_labels=None):
@@ -88,11 +118,12 @@ def quantize_int8(fp32_info, calibration, test_images, test_labels, valid_images
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(fp32_info.onnx_path, str(prepared), skip_symbolic_shape=True)
-        convs = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"]
+        depths = conv_depths(onnx.load(str(prepared)).graph)
 
         def quantized(float_convs):
             path = Path(tmp) / f"int8-{float_convs}.onnx"
-            _quantize(prepared, path, fp32.input_name, calibration, exclude=convs[:float_convs])
+            leading = [name for name, depth in depths.items() if depth <= float_convs]
+            _quantize(prepared, path, fp32.input_name, calibration, exclude=leading)
             return path
 
         deltas = {}
@@ -106,7 +137,7 @@ def quantize_int8(fp32_info, calibration, test_images, test_labels, valid_images
             within = [k for k, lost in deltas.items() if lost <= MAX_AUC_LOSS]
             float_convs = min(within) if within else min(deltas, key=deltas.get)
         else:
-            float_convs = min(DEFAULT_FLOAT_CONVS, len(convs))
+            float_convs = min(DEFAULT_FLOAT_CONVS, max(depths.values(), default=0))
         partial = Path(tmp) / f"int8-{float_convs}.onnx"
         if not partial.exists():  # made while choosing, unless no validation set was given
             quantized(float_convs)
@@ -148,7 +179,8 @@ def _quantize(prepared, output, input_name, calibration, exclude):
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.Percentile,
-        extra_options={"CalibPercentile": CALIBRATION_PERCENTILE},
+        # One batch at a time (see _Calibration): memory stays that of one batch's intermediate tensors.
+        extra_options={"CalibPercentile": CALIBRATION_PERCENTILE, "CalibStridedMinMax": 1},
         nodes_to_exclude=list(exclude),
         # Convolutions carry the compute; the pooled head and the sigmoid stay in float, otherwise
         # the output probability collapses onto a few uint8 levels even when the ranking (AUC) survives.
