@@ -1,7 +1,9 @@
-"""Serving cost of candidate detectors: ONNX Runtime fp32 images/s on this host, measured in interleaved rounds
-(the median of each), beside each candidate's validation and test ROC AUC from its evaluation. Prints JSON.
+"""Serving cost of candidate detectors: ONNX Runtime images/s on this host, measured in interleaved rounds (the
+median of each), beside each candidate's validation and test ROC AUC from its evaluation. Prints JSON.
 
-Each argument is an evaluated run folder (model.keras + summary.json) or a .keras file. Ensembles are one graph,
+Each argument is an evaluated run folder (model.keras + summary.json), a .keras file, or an .onnx file timed as
+it is: the int8 variant `manage.py quantize_model` writes (`var/models/onnx/<sha256>-int8.onnx`, whose JSON
+beside it gives its test AUC), so fp32 and int8 are measured in the same rounds. Ensembles are one graph,
 so their cost includes every member and the test-time flips.
 
     .venv/bin/python bench/serving_cost.py var/runs/lite0-256-plain var/runs/v2-v3-flips --batch 16
@@ -41,13 +43,19 @@ def main():
     with tempfile.TemporaryDirectory() as scratch, override_settings(VERITY_MODELS_DIR=Path(scratch)):
         for index, candidate in enumerate(args.candidates):
             path = Path(candidate)
-            model_path = path / "model.keras" if path.is_dir() else path
             summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
-            info = export.export_onnx(model_path, f"bench-{index}")
-            model = export.OnnxModel(info.onnx_path)
+            if path.suffix == ".onnx":
+                reduced = path.with_suffix(".json")
+                reduced = json.loads(reduced.read_text()) if reduced.exists() else {}
+                summary = {"test": {"all": {"roc_auc": reduced["reduced_auc"]}}} if reduced else {}
+                model, precision = export.OnnxModel(path), "int8" if reduced else "onnx as given"
+            else:
+                model_path = path / "model.keras" if path.is_dir() else path
+                model, precision = export.OnnxModel(export.export_onnx(model_path, f"bench-{index}").onnx_path), "fp32"
             size = model.session.get_inputs()[0].shape[1]
             rows.append({
                 "candidate": str(candidate),
+                "precision": precision,
                 "valid_auc": summary.get("valid", {}).get("all", {}).get("roc_auc"),
                 "test_auc": summary.get("test", {}).get("all", {}).get("roc_auc"),
                 "test_auc_by_source": {k: v["roc_auc"] for k, v in summary.get("test", {}).items() if k != "all"},
@@ -70,10 +78,12 @@ def main():
         row["img_s_by_run_size"] = {n: float(np.median(r)) for n, r in row.pop("rounds").items()}
         row["whole_batch_img_s"] = row["img_s_by_run_size"][args.batch]
         row["run_size"] = max(row["img_s_by_run_size"], key=row["img_s_by_run_size"].get)
-        row["onnx_fp32_img_s"] = row["img_s_by_run_size"][row["run_size"]]
-        fastest = max(fastest or 0.0, row["onnx_fp32_img_s"])
+        row["img_s"] = row["img_s_by_run_size"][row["run_size"]]
+        if row["precision"] == "fp32":
+            row["onnx_fp32_img_s"] = row["img_s"]
+        fastest = max(fastest or 0.0, row["img_s"])
     for row in rows:
-        row["cost_vs_fastest"] = fastest / row["onnx_fp32_img_s"]
+        row["cost_vs_fastest"] = fastest / row["img_s"]
     out = {"batch": args.batch, "cpu_count": os.cpu_count(), "candidates": rows}
     print(json.dumps(out, indent=2))
     write_json(args.json, out)

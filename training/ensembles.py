@@ -177,8 +177,11 @@ def make_ensemble(versions, dataset_root, output, combine="mean", flip=False, lo
     return output / MODEL_FILE
 
 
+SCREEN_PERTURBATIONS = ("jpeg_75", "half_resolution")  # the robustness targets, measured where choices are made
+
+
 def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=print, reference=None,
-           resamples=1000, seed=0):
+           resamples=1000, seed=0, robustness=False):
     """Every mean-of-logits ensemble of up to `max_members` of `versions`, scored from one pass of each member.
 
     Each member runs once over each split; a combination's score is the mean of its members' logits, the
@@ -196,7 +199,7 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
 
     from . import metrics
     from .datasets import load_dataset
-    from .evaluation import by_source, load_model, load_split
+    from .evaluation import PERTURBATIONS, by_source, load_model, load_split
 
     if len(versions) < 2:
         raise ValueError("screening needs two versions or more")
@@ -212,15 +215,18 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
     empty = [split for split, found in samples.items() if not found]
     if empty:
         raise ValueError(f"{dataset_root} has no {' or '.join(empty)} split")
+    chosen_on = splits[0]
+    perturbed = SCREEN_PERTURBATIONS if robustness else ()
     logits, images = {}, {}
     for version in versions:
         model = load_model(version.artifact_path)
         size = int(model.input_shape[1])
-        for split in splits:
+        for split in [*splits, *((chosen_on, name) for name in perturbed)]:
             if (split, size) not in images:
-                images[split, size] = load_split(samples[split], size)
+                subset, perturb = (split, None) if isinstance(split, str) else (split[0], PERTURBATIONS[split[1]])
+                images[split, size] = load_split(samples[subset], size, perturb)
             logits[version.name, split] = member_logits([model], images[split, size])[:, 0]
-        log(f"{version.name}: logits on {', '.join(splits)}")
+        log(f"{version.name}: logits on {', '.join(splits)}" + "".join(f", {chosen_on} {name}" for name in perturbed))
 
     labels = {split: np.array([s.label for s in samples[split]]) for split in splits}
 
@@ -231,7 +237,6 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
     def aucs(split, score):  # grouped as evaluate's report groups them
         return by_source(samples[split], labels[split], score, auc)
 
-    chosen_on = splits[0]
     rows, chosen_scores = [], []
     for k in range(1, min(max_members, len(versions)) + 1):
         for combo in combinations(names, k):
@@ -241,6 +246,13 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
                 row[split] = aucs(split, score)
                 if split == chosen_on:
                     chosen_scores.append(score)
+            if perturbed:
+                row["robustness"] = {}
+                for name in perturbed:
+                    value = auc(labels[chosen_on], np.mean([logits[member, (chosen_on, name)] for member in combo], axis=0))
+                    clean = row[chosen_on]["all"]
+                    drop = None if value is None or clean is None else clean - value
+                    row["robustness"][name] = {"split": chosen_on, "auc": value, "auc_drop": drop}
             rows.append(row)
     _selection(rows, labels[chosen_on], np.array(chosen_scores), chosen_on, reference, resamples, seed)
     rows.sort(key=lambda r: -r[chosen_on]["all"] if r[chosen_on]["all"] is not None else np.inf)

@@ -27,9 +27,12 @@ class Command(BaseCommand):
                                  "(default: the best on validation)")
         parser.add_argument("--resamples", type=int, default=1000,
                             help="bootstrap resamples of the validation split (default 1000; 0: none)")
+        parser.add_argument("--robustness", action="store_true",
+                            help="also score the validation split re-encoded as JPEG 75 and at half resolution: "
+                                 "each row's AUC drop there (each member runs three times over validation)")
         parser.add_argument("--json", dest="json_path", default="", metavar="FILE", help="also write every row to FILE")
 
-    def handle(self, *args, members, dataset, max_members, top, json_path, reference, resamples, **options):
+    def handle(self, *args, members, dataset, max_members, top, json_path, reference, resamples, robustness, **options):
         versions = {v.name: v for v in ModelVersion.objects.filter(name__in=members)}
         missing = [m for m in members if m not in versions]
         if missing:
@@ -37,7 +40,7 @@ class Command(BaseCommand):
         write = lambda line: self.stdout.write(line) or self.stdout.flush()  # noqa: E731
         try:
             rows = ensembles.screen([versions[m] for m in dict.fromkeys(members)], dataset, max_members, log=write,
-                                    reference=reference, resamples=resamples)
+                                    reference=reference, resamples=resamples, robustness=robustness)
         except (DatasetError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         write(format_rows(rows[:top] if top > 0 else rows))
@@ -47,12 +50,15 @@ class Command(BaseCommand):
 
 
 def format_rows(rows):
-    """members | valid AUC (per source) | vs reference | test AUC (per source), one line per combination."""
+    """members | valid AUC (per source) | vs reference | [valid AUC drops] | test AUC (per source), a line per combination."""
     sources = sorted({s for r in rows for s in r["valid"] if s != "all"})
+    perturbed = list(next((r["robustness"] for r in rows if r.get("robustness")), {}))
     header = ["members", "val AUC", *(f"val {s}" for s in sources), "val - reference [95% CI]", "P(best)",
-              "test AUC", *(f"test {s}" for s in sources)]
+              *(f"val {name} drop" for name in perturbed), "test AUC", *(f"test {s}" for s in sources)]
     lines = [[" + ".join(r["members"]), *(_auc(r["valid"].get(k)) for k in ["all", *sources]),
-              *_selection(r.get("selection")), *(_auc(r["test"].get(k)) for k in ["all", *sources])] for r in rows]
+              *_selection(r.get("selection")),
+              *(_drop(r["robustness"][name]["auc_drop"]) for name in perturbed),
+              *(_auc(r["test"].get(k)) for k in ["all", *sources])] for r in rows]
     reference = next((r["selection"]["reference"] for r in rows if r.get("selection")), None)
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     table = "\n".join("  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in [header, *lines])
@@ -66,6 +72,10 @@ def _selection(selection):
         return ["-", "-"]
     low, high = selection["delta_ci95"]
     return [f"{selection['delta']:+.4f} [{low:+.4f}, {high:+.4f}]", f"{selection['p_best']:.0%}"]
+
+
+def _drop(value):
+    return "-" if value is None else f"{value:+.4f}"
 
 
 def _auc(value):
