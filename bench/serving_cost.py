@@ -2,7 +2,7 @@
 median of each), beside each candidate's validation and test ROC AUC from its evaluation. Prints JSON.
 
 Each argument is an evaluated run folder (model.keras + summary.json), a .keras file, or an .onnx file timed as
-it is: the int8 variant `manage.py quantize_model` writes (`var/models/onnx/<sha256>-int8.onnx`, whose JSON
+it is: the int8 variant `manage.py quantize_model` writes (`var/models/exports/<sha256>-int8.onnx`, whose JSON
 beside it gives its test AUC), so fp32 and int8 are measured in the same rounds. Ensembles are one graph,
 so their cost includes every member and the test-time flips.
 
