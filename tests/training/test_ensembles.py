@@ -115,23 +115,6 @@ def test_an_ensemble_exports_to_onnx_with_every_column(members, tmp_path):
 def test_make_ensemble_names_unknown_members(db, tmp_path):
     from django.core.management import CommandError
 
-    # --robustness: each row's AUC on the validation split re-encoded, as the mean of its members' logits there.
-    from training.evaluation import PERTURBATIONS, load_model, load_split
-
-    call_command("screen_ensembles", "--members", "member-a", "member-b", "--dataset", str(dataset), "--robustness",
-                 "--resamples", "0", "--json", str(tmp_path / "robust.json"))
-    assert "val jpeg_75 drop" in capsys.readouterr().out
-    robust = {tuple(r["members"]): r for r in json.loads((tmp_path / "robust.json").read_text())}
-    assert "robustness" not in by_members["member-a", "member-b"]  # only when asked: it triples the validation passes
-    valid_samples = load_dataset(dataset).split("valid")
-    labels = np.array([s.label for s in valid_samples])
-    for name in ("jpeg_75", "half_resolution"):
-        images = load_split(valid_samples, TINY_INPUT_SIZE, PERTURBATIONS[name])
-        pair = ensembles.member_logits([load_model(v.artifact_path) for v in members], images).mean(axis=1)
-        figures = robust["member-a", "member-b"]["robustness"][name]
-        assert figures["split"] == "valid" and figures["auc"] == pytest.approx(roc_auc_score(labels, pair), abs=1e-9)
-        assert figures["auc_drop"] == pytest.approx(robust["member-a", "member-b"]["valid"]["all"] - figures["auc"])
-
     with pytest.raises(CommandError, match="no such model version: nope"):
         call_command("make_ensemble", "x", "--members", "nope", "--dataset", str(tmp_path))
 
@@ -257,6 +240,23 @@ def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(memb
     call_command("screen_ensembles", "--members", "member-a", "member-b", "--dataset", str(dataset),
                  "--resamples", "0", "--json", str(tmp_path / "none.json"))
     assert all(r["selection"] is None for r in json.loads((tmp_path / "none.json").read_text()))
+
+    # --robustness: each row's AUC on the validation split re-encoded, as the mean of its members' logits there.
+    from training.evaluation import PERTURBATIONS, load_model, load_split
+
+    call_command("screen_ensembles", "--members", "member-a", "member-b", "--dataset", str(dataset), "--robustness",
+                 "--resamples", "0", "--json", str(tmp_path / "robust.json"))
+    assert "val jpeg_75 drop" in capsys.readouterr().out
+    robust = {tuple(r["members"]): r for r in json.loads((tmp_path / "robust.json").read_text())}
+    assert "robustness" not in by_members["member-a", "member-b"]  # only when asked: it triples the validation passes
+    valid_samples = load_dataset(dataset).split("valid")
+    labels = np.array([s.label for s in valid_samples])
+    for name in ("jpeg_75", "half_resolution"):
+        images = load_split(valid_samples, TINY_INPUT_SIZE, PERTURBATIONS[name])
+        pair = ensembles.member_logits([load_model(v.artifact_path) for v in members], images).mean(axis=1)
+        figures = robust["member-a", "member-b"]["robustness"][name]
+        assert figures["split"] == "valid" and figures["auc"] == pytest.approx(roc_auc_score(labels, pair), abs=1e-9)
+        assert figures["auc_drop"] == pytest.approx(robust["member-a", "member-b"]["valid"]["all"] - figures["auc"])
 
     with pytest.raises(CommandError, match="no such model version: nope"):
         call_command("screen_ensembles", "--members", "member-a", "nope", "--dataset", str(dataset))
