@@ -4,7 +4,7 @@
                                   [--database-url postgres://...] [--json out.json]
                                   [--pin [--worker-cores N] [--pin-postgres]] [--default-worker] [--no-prepare]
                                   [--worker-concurrency C] [--prepare-concurrency P]
-                                  [--batch K] [--gunicorn-workers W] [--gunicorn-threads T]
+                                  [--batch K] [--gunicorn-workers W] [--gunicorn-threads T] [--int8]
 
 Measures, in one run: the raw model throughput of the worker's runtime (same batch size, in this process),
 end-to-end throughput for a burst of N uploads, and latency from upload to stored verdict (p50, p95, max)
@@ -29,6 +29,10 @@ The raw model rate is then measured a second time, this process pinned to the wo
 runtime loaded as the worker loads it (its thread pool sized to those cores, and the number of images per model
 run it measured fastest there: VERITY_MODEL_RUN_SIZE), and for ONNX Runtime also as one run of the whole batch,
 as workers ran before they measured it. The ratio that says something about Verity is end-to-end / raw-pinned.
+
+`--int8` carries the model's int8 variant (made by `manage.py quantize_model` in this checkout's var/) into the
+run's private folder, so the worker chooses between fp32 and int8 at start as a deployment with that variant does;
+without it the run has the fp32 export only.
 
 The end-to-end time runs from the first upload to the last verdict stored (read from the rows, so the bench
 polls only 4 times a second: at 50 it took 15% of the others' core). A burst of N includes the pipeline
@@ -170,6 +174,21 @@ POLL_SECONDS = 0.25  # how often the bench looks whether every verdict is in (th
 SENT_AT = {}  # submission id -> wall-clock time the API request was sent
 
 
+def carry_int8(keras_sha256, source_dir):
+    """Copy the int8 variant of the model with this hash from `source_dir` into this run's export folder."""
+    import json
+    import shutil
+
+    from detection.inference import quantize
+
+    onnx_path, info_path = quantize.reduced_paths(keras_sha256)
+    source_onnx, source_info = source_dir / onnx_path.name, source_dir / info_path.name
+    if not (source_onnx.exists() and source_info.exists()):
+        sys.exit(f"--int8: no int8 variant for this model in {source_dir}; run manage.py quantize_model first")
+    shutil.copyfile(source_onnx, onnx_path)
+    info_path.write_text(json.dumps(dict(json.loads(source_info.read_text()), onnx_path=str(onnx_path))))
+
+
 def main():
     default_worker_cores = max(1, len(os.sched_getaffinity(0)) // 2)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -178,6 +197,8 @@ def main():
     parser.add_argument("--broker", help="Redis URL (default: start a private redis-server)")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--model", help=".keras file (default: the shipped default model)")
+    parser.add_argument("--int8", action="store_true",
+                        help="serve with the model's int8 variant from this checkout's var/ as well (quantize_model)")
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET), help="images come from its test split")
     parser.add_argument("--via", choices=["service", "api"], default="service", help="how images are submitted")
     parser.add_argument("--clients", type=int, default=2, help="uploads in flight at once (client threads)")
@@ -241,6 +262,8 @@ def main():
         else:
             version, _ = ensure_default_model()
         services.export_for_serving(version.pk)
+        if args.int8:
+            carry_int8(version.artifact_sha256, ROOT / "var" / "models" / "exports")
         test = load_dataset(args.dataset).split("test")
         files = [(Path(s.path).name, Path(s.path).read_bytes()) for s in test]
 
