@@ -47,10 +47,16 @@ def ensure_default_model():
     shipped = shipped_model()
     if shipped is not None:
         meta, path = shipped
-        version = ModelVersion.objects.filter(name=meta["name"]).first()
+        name = meta["name"]
+        version = ModelVersion.objects.filter(name=name).first()
+        if version is not None and version.artifact_path.resolve() != path.resolve():
+            # That name was registered from another file (say, the candidate a release was built from, before
+            # it was shipped under the same name): the shipped file is a version of its own, never that one.
+            name = f"{name}-shipped"
+            version = ModelVersion.objects.filter(name=name).first()
         if version is None:
             version = registry.register(
-                name=meta["name"],
+                name=name,
                 artifact=path,
                 architecture=meta["architecture"],
                 input_size=meta["input_size"],

@@ -89,6 +89,26 @@ def test_a_newer_shipped_default_never_replaces_a_version_someone_promoted(shipp
     assert ModelVersion.objects.get(name="small-default-v2").status == ModelVersion.Status.CANDIDATE
 
 
+def test_a_candidate_registered_under_the_shipped_name_is_not_taken_for_the_shipped_file(shipped, db, tmp_path):
+    """A release's candidate is often registered under the name it is later shipped as; the shipped file is
+    re-saved (another file, another hash), and a different model under that name must not be served as it."""
+    import shutil
+
+    from training import registry
+
+    other = tmp_path / "candidate.keras"
+    shutil.copyfile(shipped / "default.keras", other)
+    candidate = registry.register(name="small-default", artifact=other, input_size=32, is_trained=True)
+    version, message = defaults.ensure_default_model()
+    candidate.refresh_from_db()
+    assert version.pk != candidate.pk and version.name == "small-default-shipped"
+    assert version.artifact_path.resolve() == (shipped / "default.keras").resolve()
+    assert version.status == ModelVersion.Status.ACTIVE and candidate.status == ModelVersion.Status.CANDIDATE
+    assert "shipped default" in message
+    again, _ = defaults.ensure_default_model()  # and it is found again by the next start, not registered twice
+    assert again.pk == version.pk and ModelVersion.objects.count() == 2
+
+
 def _ship_again(shipped, name):
     meta = json.loads((shipped / "default.json").read_text())
     (shipped / "default.json").write_text(json.dumps(dict(meta, name=name)))
