@@ -41,6 +41,7 @@ rate more.
 """
 import argparse
 import gc
+import json
 import os
 import shutil
 import subprocess
@@ -176,9 +177,6 @@ SENT_AT = {}  # submission id -> wall-clock time the API request was sent
 
 def carry_int8(keras_sha256, source_dir):
     """Copy the int8 variant of the model with this hash from `source_dir` into this run's export folder."""
-    import json
-    import shutil
-
     from detection.inference import quantize
 
     onnx_path, info_path = quantize.reduced_paths(keras_sha256)

@@ -45,8 +45,8 @@ def main():
             path = Path(candidate)
             summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
             if path.suffix == ".onnx":
-                reduced = path.with_suffix(".json")
-                reduced = json.loads(reduced.read_text()) if reduced.exists() else {}
+                info = path.with_suffix(".json")  # ReducedInfo, beside an int8 variant
+                reduced = json.loads(info.read_text()) if info.exists() else None
                 summary = {"test": {"all": {"roc_auc": reduced["reduced_auc"]}}} if reduced else {}
                 model, precision = export.OnnxModel(path), "int8" if reduced else "onnx as given"
             else:

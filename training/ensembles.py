@@ -217,15 +217,17 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
         raise ValueError(f"{dataset_root} has no {' or '.join(empty)} split")
     chosen_on = splits[0]
     perturbed = SCREEN_PERTURBATIONS if robustness else ()
+    # (key, split, perturbation): each split as stored, then the choosing split under each perturbation.
+    passes = [(split, split, None) for split in splits]
+    passes += [((chosen_on, name), chosen_on, PERTURBATIONS[name]) for name in perturbed]
     logits, images = {}, {}
     for version in versions:
         model = load_model(version.artifact_path)
         size = int(model.input_shape[1])
-        for split in [*splits, *((chosen_on, name) for name in perturbed)]:
-            if (split, size) not in images:
-                subset, perturb = (split, None) if isinstance(split, str) else (split[0], PERTURBATIONS[split[1]])
-                images[split, size] = load_split(samples[subset], size, perturb)
-            logits[version.name, split] = member_logits([model], images[split, size])[:, 0]
+        for key, split, perturb in passes:
+            if (key, size) not in images:
+                images[key, size] = load_split(samples[split], size, perturb)
+            logits[version.name, key] = member_logits([model], images[key, size])[:, 0]
         log(f"{version.name}: logits on {', '.join(splits)}" + "".join(f", {chosen_on} {name}" for name in perturbed))
 
     labels = {split: np.array([s.label for s in samples[split]]) for split in splits}
