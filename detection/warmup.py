@@ -41,11 +41,12 @@ def warm_up(**kwargs):
         threading.Thread(target=load_active_model, name="verity-warm-up", daemon=True).start()
 
 
-def consumed_queues():
+def consumed_queues(app=None):
     """The queues this worker consumes (`-Q`, or every routed queue without it), set before the pool forked."""
-    from celery import current_app
+    if app is None:
+        from celery import current_app as app
 
-    queues = current_app.amqp.queues
+    queues = app.amqp.queues
     return set(queues.consume_from or queues)
 
 

@@ -53,7 +53,9 @@ def connect():
 def remember_identity(sender=None, **kwargs):
     """worker_init (main process): the node name and queues, inherited by the pool children forked next."""
     global _identity
-    queues = sorted(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    from detection.warmup import consumed_queues
+
+    queues = sorted(consumed_queues(sender.app))
     _identity = WorkerIdentity(hostname=sender.hostname, pid=os.getpid(), queues=queues)
 
 
