@@ -261,6 +261,40 @@ def screen(versions, dataset_root, max_members=3, splits=("valid", "test"), log=
     return rows
 
 
+def decide(rows, max_jpeg_drop=0.02):
+    """Whether screened `rows` (screen's, with a reference) make a case for replacing the reference.
+
+    The rule the default is chosen by: among rows whose validation AUC drops at most `max_jpeg_drop` under JPEG 75
+    (when the screen measured robustness; None: no such limit), the one with the highest validation AUC; it
+    replaces the reference only when its lead is clear of the bootstrap's 95% interval (the interval's lower end
+    above 0). A lead inside the interval is a tie, and a tie keeps the reference: replacing a deployment's model
+    costs its int8 variant, its figures and its users' trust for a difference validation cannot show.
+
+    Returns {"action": "replace" | "keep", "candidate": row or None, "reason": str}; None when the rows carry no
+    bootstrap standing (screened with resamples 0).
+    """
+    if not rows or not rows[0].get("selection"):
+        return None
+    reference = sorted(rows[0]["selection"]["reference"])
+
+    def within(row):
+        drop = (row.get("robustness") or {}).get("jpeg_75", {}).get("auc_drop")
+        return max_jpeg_drop is None or "robustness" not in row or (drop is not None and drop <= max_jpeg_drop)
+
+    eligible = [r for r in rows if within(r) and r["valid"]["all"] is not None]
+    best = max(eligible, key=lambda r: r["valid"]["all"], default=None)
+    if best is None or sorted(best["members"]) == reference:
+        return {"action": "keep", "candidate": None,
+                "reason": "no eligible combination leads the reference on validation AUC"}
+    selection = best["selection"]
+    low, high = selection["delta_ci95"]
+    lead = f"{selection['delta']:+.4f} [{low:+.4f}, {high:+.4f}]"
+    if low > 0:
+        return {"action": "replace", "candidate": best, "reason": f"its validation lead {lead} is clear of 0"}
+    return {"action": "keep", "candidate": best,
+            "reason": f"its validation lead {lead} is inside the 95% interval: a tie, which keeps the reference"}
+
+
 def _selection(rows, labels, scores, split, reference, resamples, seed):
     """Each row's "selection": its bootstrap standing on `split` against the reference row (see screen)."""
     from . import metrics

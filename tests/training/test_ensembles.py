@@ -234,7 +234,12 @@ def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(memb
     # Against a chosen reference (a deployment's default), with fewer resamples.
     call_command("screen_ensembles", "--members", "member-a", "member-b", "member-c", "--dataset", str(dataset),
                  "--reference", "member-b", "member-a", "--resamples", "200", "--json", str(tmp_path / "ref.json"))
-    against = {tuple(r["members"]): r["selection"] for r in json.loads((tmp_path / "ref.json").read_text())}
+    against_rows = json.loads((tmp_path / "ref.json").read_text())
+    against = {tuple(r["members"]): r["selection"] for r in against_rows}
+    decision = ensembles.decide(against_rows)
+    assert decision["action"] in ("keep", "replace")
+    assert capsys.readouterr().out.strip().splitlines()[-2].startswith(
+        "decision: replace the reference with" if decision["action"] == "replace" else "decision: keep the reference")
     assert against["member-a", "member-b"]["delta"] == 0 and against["member-a", "member-b"]["delta_ci95"] == [0, 0]
     assert against["member-c",]["reference"] == ["member-a", "member-b"] and against["member-c",]["resamples"] == 200
     call_command("screen_ensembles", "--members", "member-a", "member-b", "--dataset", str(dataset),
@@ -266,3 +271,33 @@ def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(memb
     for command in (["screen_ensembles"], ["make_ensemble", "x"]):  # a dataset that is not there: an error, no traceback
         with pytest.raises(CommandError, match="no-such-folder"):
             call_command(*command, "--members", "member-a", "member-b", "--dataset", str(tmp_path / "no-such-folder"))
+
+
+def _screened(members, valid_auc, delta_ci95, jpeg_drop=None, reference=("a", "b")):
+    row = {"members": list(members), "valid": {"all": valid_auc},
+           "selection": {"reference": list(reference), "delta": 0.0, "delta_ci95": list(delta_ci95)}}
+    row["selection"]["delta"] = sum(delta_ci95) / 2
+    if jpeg_drop is not None:
+        row["robustness"] = {"jpeg_75": {"split": "valid", "auc_drop": jpeg_drop}}
+    return row
+
+
+def test_a_candidate_replaces_the_reference_only_when_validation_separates_them_and_it_keeps_the_jpeg_target():
+    reference = _screened(("b", "a"), 0.950, (0, 0), jpeg_drop=0.019)
+    clear = _screened(("a", "c"), 0.958, (0.002, 0.014), jpeg_drop=0.018)
+    tie = _screened(("a", "d"), 0.955, (-0.002, 0.012), jpeg_drop=0.015)
+    fragile = _screened(("c", "d"), 0.970, (0.010, 0.030), jpeg_drop=0.035)
+
+    decision = ensembles.decide([fragile, clear, tie, reference])
+    assert decision["action"] == "replace" and decision["candidate"] is clear  # the fragile row leads but fails JPEG
+    assert "+0.0080 [+0.0020, +0.0140] is clear of 0" in decision["reason"]
+    assert ensembles.decide([fragile, clear, tie, reference], max_jpeg_drop=None)["candidate"] is fragile
+
+    decision = ensembles.decide([fragile, tie, reference])
+    assert decision["action"] == "keep" and decision["candidate"] is tie and "a tie" in decision["reason"]
+
+    assert ensembles.decide([fragile, reference]) == {
+        "action": "keep", "candidate": None, "reason": "no eligible combination leads the reference on validation AUC"}
+    no_robustness = [{k: v for k, v in r.items() if k != "robustness"} for r in (fragile, reference)]
+    assert ensembles.decide(no_robustness)["action"] == "replace"  # screened without --robustness: AUC alone
+    assert ensembles.decide([{**reference, "selection": None}]) is None  # --resamples 0: no standing to decide on

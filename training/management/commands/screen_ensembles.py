@@ -30,9 +30,13 @@ class Command(BaseCommand):
         parser.add_argument("--robustness", action="store_true",
                             help="also score the validation split re-encoded as JPEG 75 and at half resolution: "
                                  "each row's AUC drop there (each member runs three times over validation)")
+        parser.add_argument("--max-jpeg-drop", type=float, default=0.02, metavar="AUC",
+                            help="with --robustness, the largest validation AUC drop under JPEG 75 a candidate may "
+                                 "have to replace the reference (default 0.02, the robustness target)")
         parser.add_argument("--json", dest="json_path", default="", metavar="FILE", help="also write every row to FILE")
 
-    def handle(self, *args, members, dataset, max_members, top, json_path, reference, resamples, robustness, **options):
+    def handle(self, *args, members, dataset, max_members, top, json_path, reference, resamples, robustness,
+               max_jpeg_drop, **options):
         versions = {v.name: v for v in ModelVersion.objects.filter(name__in=members)}
         missing = [m for m in members if m not in versions]
         if missing:
@@ -44,6 +48,10 @@ class Command(BaseCommand):
         except (DatasetError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         write(format_rows(rows[:top] if top > 0 else rows))
+        if reference:
+            decision = ensembles.decide(rows, max_jpeg_drop)
+            if decision:
+                write(format_decision(decision, robustness and max_jpeg_drop))
         if json_path:
             Path(json_path).write_text(json.dumps(rows, indent=2))
             write(f"wrote {json_path}")
@@ -65,6 +73,15 @@ def format_rows(rows):
     if reference:
         table += f"\nreference: {' + '.join(reference)}; P(best): share of bootstrap resamples of validation where the row is first"
     return table
+
+
+def format_decision(decision, max_jpeg_drop):
+    limit = f" among combinations losing at most {max_jpeg_drop} under JPEG 75 on validation" if max_jpeg_drop else ""
+    candidate = decision["candidate"]
+    if candidate is None:
+        return f"decision: keep the reference ({decision['reason']}{limit})"
+    verb = "replace the reference with" if decision["action"] == "replace" else "keep the reference; the best candidate"
+    return f"decision: {verb} {' + '.join(candidate['members'])}{limit}: {decision['reason']}"
 
 
 def _selection(selection):
