@@ -30,6 +30,25 @@ def make_image_bytes(fmt="JPEG", size=(64, 48), color=(200, 30, 30), **save_kwar
     return buf.getvalue()
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, and before it drops them, an end to every other session on them.
+
+    Tests that kill workers or run a live server can leave a connection behind (an orphaned pool process's, a
+    server thread's); PostgreSQL refuses to drop a database in use, and the run ended with a teardown warning.
+    """
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if connection.vendor != "postgresql":
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
 @pytest.fixture
 def image_bytes():
     return make_image_bytes
