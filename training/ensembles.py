@@ -278,8 +278,10 @@ def decide(rows, max_jpeg_drop=0.02):
     reference = sorted(rows[0]["selection"]["reference"])
 
     def within(row):
-        drop = (row.get("robustness") or {}).get("jpeg_75", {}).get("auc_drop")
-        return max_jpeg_drop is None or "robustness" not in row or (drop is not None and drop <= max_jpeg_drop)
+        if max_jpeg_drop is None or not row.get("robustness"):
+            return True
+        drop = row["robustness"]["jpeg_75"]["auc_drop"]
+        return drop is not None and drop <= max_jpeg_drop
 
     eligible = [r for r in rows if within(r) and r["valid"]["all"] is not None]
     best = max(eligible, key=lambda r: r["valid"]["all"], default=None)

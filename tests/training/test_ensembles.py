@@ -263,6 +263,9 @@ def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(memb
         assert figures["split"] == "valid" and figures["auc"] == pytest.approx(roc_auc_score(labels, pair), abs=1e-9)
         assert figures["auc_drop"] == pytest.approx(robust["member-a", "member-b"]["valid"]["all"] - figures["auc"])
 
+    with pytest.raises(CommandError, match="--max-jpeg-drop must be 0 or more"):
+        call_command("screen_ensembles", "--members", "member-a", "member-b", "--dataset", str(dataset),
+                     "--max-jpeg-drop", "-0.1")
     with pytest.raises(CommandError, match="no such model version: nope"):
         call_command("screen_ensembles", "--members", "member-a", "nope", "--dataset", str(dataset))
     with pytest.raises(CommandError, match="reference .*member-c.* must be one to 2 of the screened versions"):
@@ -275,8 +278,7 @@ def test_screening_scores_every_combination_as_the_built_ensemble_evaluates(memb
 
 def _screened(members, valid_auc, delta_ci95, jpeg_drop=None, reference=("a", "b")):
     row = {"members": list(members), "valid": {"all": valid_auc},
-           "selection": {"reference": list(reference), "delta": 0.0, "delta_ci95": list(delta_ci95)}}
-    row["selection"]["delta"] = sum(delta_ci95) / 2
+           "selection": {"reference": list(reference), "delta": sum(delta_ci95) / 2, "delta_ci95": list(delta_ci95)}}
     if jpeg_drop is not None:
         row["robustness"] = {"jpeg_75": {"split": "valid", "auc_drop": jpeg_drop}}
     return row

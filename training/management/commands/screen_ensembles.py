@@ -37,6 +37,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, members, dataset, max_members, top, json_path, reference, resamples, robustness,
                max_jpeg_drop, **options):
+        if max_jpeg_drop < 0:
+            raise CommandError("--max-jpeg-drop must be 0 or more (an AUC drop)")
         versions = {v.name: v for v in ModelVersion.objects.filter(name__in=members)}
         missing = [m for m in members if m not in versions]
         if missing:
