@@ -833,18 +833,17 @@ def at_fault(scenario, monitor):
     """What the fault is about to hit; for worker kills, first wait (a while) until the worker is scoring the burst."""
     from django import db
 
+    # A kill of an idle worker tests nothing, so worker kills wait (up to 30 s) for a batch in progress. The counts
+    # that end the wait are the ones reported: a batch can finish between two queries, and a count taken after the
+    # wait would read 0 for a kill that hit one.
+    deadline = time.monotonic() + (30 if scenario in KILLS_WORKER else 0)
     try:
-        unfinished = monitor.burst().exclude(status__in=FINISHED).count()
-        processing = monitor.burst().filter(status="processing").count()
-        if scenario in KILLS_WORKER:
-            # A kill of an idle worker tests nothing. The count that ends the wait is the one reported: a batch
-            # can finish between two queries, and a second count would then read 0 for a kill that hit one.
-            deadline = time.monotonic() + 30
-            while not processing and time.monotonic() < deadline:
-                time.sleep(0.01)
-                unfinished = monitor.burst().exclude(status__in=FINISHED).count()
-                processing = monitor.burst().filter(status="processing").count()
-        return {"unfinished_at_fault": unfinished, "processing_at_fault": processing}
+        while True:
+            unfinished = monitor.burst().exclude(status__in=FINISHED).count()
+            processing = monitor.burst().filter(status="processing").count()
+            if processing or time.monotonic() >= deadline:
+                return {"unfinished_at_fault": unfinished, "processing_at_fault": processing}
+            time.sleep(0.01)
     finally:
         db.connections.close_all()
 

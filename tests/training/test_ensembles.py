@@ -8,6 +8,7 @@ from detection import services
 from detection.models import Detection
 from tests.conftest import TINY_INPUT_SIZE, make_image_bytes
 from training import ensembles, registry
+from training.management.commands.screen_ensembles import format_decision
 
 
 def tiny_member(path, weights, bias):
@@ -303,3 +304,12 @@ def test_a_candidate_replaces_the_reference_only_when_validation_separates_them_
     no_robustness = [{k: v for k, v in r.items() if k != "robustness"} for r in (fragile, reference)]
     assert ensembles.decide(no_robustness)["action"] == "replace"  # screened without --robustness: AUC alone
     assert ensembles.decide([{**reference, "selection": None}]) is None  # --resamples 0: no standing to decide on
+
+
+def test_the_decision_line_names_the_jpeg_limit_whenever_one_applied_zero_included():
+    reference = _screened(("b", "a"), 0.950, (0, 0), jpeg_drop=0.0)
+    tie = _screened(("a", "d"), 0.955, (-0.002, 0.012), jpeg_drop=0.0)
+    decision = ensembles.decide([tie, reference], max_jpeg_drop=0.0)
+    assert decision["candidate"] is tie
+    assert "among combinations losing at most 0.0 under JPEG 75 on validation" in format_decision(decision, 0.0)
+    assert "JPEG" not in format_decision(decision, None)  # screened without --robustness: no limit to name

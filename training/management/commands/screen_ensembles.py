@@ -53,7 +53,7 @@ class Command(BaseCommand):
         if reference:
             decision = ensembles.decide(rows, max_jpeg_drop)
             if decision:
-                write(format_decision(decision, robustness and max_jpeg_drop))
+                write(format_decision(decision, max_jpeg_drop if robustness else None))
         if json_path:
             Path(json_path).write_text(json.dumps(rows, indent=2))
             write(f"wrote {json_path}")
@@ -78,7 +78,7 @@ def format_rows(rows):
 
 
 def format_decision(decision, max_jpeg_drop):
-    limit = f" among combinations losing at most {max_jpeg_drop} under JPEG 75 on validation" if max_jpeg_drop else ""
+    limit = "" if max_jpeg_drop is None else f" among combinations losing at most {max_jpeg_drop} under JPEG 75 on validation"
     candidate = decision["candidate"]
     if candidate is None:
         return f"decision: keep the reference ({decision['reason']}{limit})"
