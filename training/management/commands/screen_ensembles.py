@@ -51,9 +51,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         write(format_rows(rows[:top] if top > 0 else rows))
         if reference:
-            decision = ensembles.decide(rows, max_jpeg_drop)
+            jpeg_limit = max_jpeg_drop if robustness else None  # without robustness figures there is no limit
+            decision = ensembles.decide(rows, jpeg_limit)
             if decision:
-                write(format_decision(decision, max_jpeg_drop if robustness else None))
+                write(format_decision(decision, jpeg_limit))
         if json_path:
             Path(json_path).write_text(json.dumps(rows, indent=2))
             write(f"wrote {json_path}")
