@@ -227,6 +227,9 @@ VERITY_MODEL_RUN_SIZE = env.str("VERITY_MODEL_RUN_SIZE", default="auto")
 VERITY_EXPORT_ON_PROMOTE = env.bool("VERITY_EXPORT_ON_PROMOTE", default=True)
 # Serve the int8 variant where one exists and lost no more than 0.005 test AUC (`manage.py quantize_model`).
 VERITY_REDUCED_PRECISION = env.bool("VERITY_REDUCED_PRECISION", default=True)
+# ...and only where it is at least this many times as fast as fp32 on the worker's host, timed at start: a tie
+# within the timing noise keeps fp32, which loses no AUC (an AVX2-only host timed v8's int8 variant 0.4% faster).
+VERITY_REDUCED_PRECISION_MIN_SPEEDUP = env.float("VERITY_REDUCED_PRECISION_MIN_SPEEDUP", default=1.1)
 # A worker must hold a whole batch of unacknowledged messages for celery-batches to fill it, and the next batch
 # fills while one is scored (detection.tasks.AdaptiveBatches): two batches.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=2 * VERITY_BATCH_SIZE)

@@ -371,6 +371,37 @@ def test_the_faster_runtime_on_this_host_is_chosen_whichever_it_is():
         assert chosen.runtime == expected and seconds == {"onnx": fp32_s, "onnx-int8": int8_s}
 
 
+def test_reduced_precision_serves_only_where_it_is_faster_by_the_margin():
+    batch = np.zeros((2, 4, 4, 3), np.float32)
+    measure = lambda detector, batch: detector.seconds  # noqa: E731
+    # (fp32 s, int8 s, served): the AVX2-only host's tie (int8 0.4% faster) keeps fp32; 1.18x serves int8; 1.09x
+    # does not; fp32 faster serves fp32 whatever the margin.
+    for fp32_s, int8_s, expected in ((0.4821, 0.4800, "onnx"), (0.010, 0.0085, "onnx-int8"), (0.010, 0.0092, "onnx"),
+                                     (0.009, 0.0095, "onnx")):  # fmt: skip
+        chosen, _ = runtime.choose_fastest([_Timed("onnx", fp32_s), _Timed("onnx-int8", int8_s)], batch, measure, 1.1)
+        assert chosen.runtime == expected, (fp32_s, int8_s)
+    chosen, _ = runtime.choose_fastest([_Timed("onnx", 0.4821), _Timed("onnx-int8", 0.4800)], batch, measure)
+    assert chosen.runtime == "onnx-int8"  # without a margin, the faster by any amount
+
+
+def test_a_worker_start_applies_the_reduced_precision_margin(db, brightness_model, settings):
+    from detection.inference import quantize
+
+    version = registry.activate(registry.register(name="bright", artifact=brightness_model, input_size=32, is_trained=True))
+    fp32 = export.export_onnx(brightness_model, version.artifact_sha256)
+    images, labels = _labelled_images()
+    assert quantize.quantize_int8(fp32, images, images, labels, images, labels).approved
+    settings.VERITY_REDUCED_PRECISION, settings.VERITY_MODEL_RUN_SIZE = True, 0
+    timings = {"onnx": 0.010, "onnx-int8": 0.0095}  # int8 1.05x as fast
+    for margin, expected in ((1.1, "onnx"), (1.0, "onnx-int8")):
+        settings.VERITY_REDUCED_PRECISION_MIN_SPEEDUP = margin
+        runtime._loaded.clear()
+        with mock.patch.object(runtime, "measure_seconds", lambda d, b: timings[d.runtime]):
+            assert runtime.get_detector(version).runtime == expected
+        choice = runtime.runtime_choices()["bright"]
+        assert choice["chosen"] == expected and choice["min_speedup"] == margin and choice["seconds"] == timings
+
+
 def test_measuring_a_runtime_runs_it_on_the_batch(db, brightness_model):
     calls = []
 
