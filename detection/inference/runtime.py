@@ -204,9 +204,9 @@ def get_detector(version):
     """The loaded detector for a ModelVersion, loading it on first use in this process.
 
     With an approved int8 export and VERITY_REDUCED_PRECISION, both ONNX runtimes are loaded and timed on a
-    batch of VERITY_BATCH_SIZE images, and the faster one serves. An ONNX runtime is also timed at each
-    number of images per model run (choose_run_size; VERITY_MODEL_RUN_SIZE=auto), each runtime at its best,
-    before they are compared. A version that fails to load raises ModelUnavailable and leaves the previously
+    batch of VERITY_BATCH_SIZE images, and int8 serves where it is at least VERITY_REDUCED_PRECISION_MIN_SPEEDUP
+    times as fast as fp32. An ONNX runtime is also timed at each number of images per model run (choose_run_size;
+    VERITY_MODEL_RUN_SIZE=auto), each runtime at its best, before they are compared. A version that fails to load raises ModelUnavailable and leaves the previously
     loaded one in place.
     """
     runtime = configured_runtime()
