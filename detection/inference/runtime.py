@@ -206,8 +206,8 @@ def get_detector(version):
     With an approved int8 export and VERITY_REDUCED_PRECISION, both ONNX runtimes are loaded and timed on a
     batch of VERITY_BATCH_SIZE images, and int8 serves where it is at least VERITY_REDUCED_PRECISION_MIN_SPEEDUP
     times as fast as fp32. An ONNX runtime is also timed at each number of images per model run (choose_run_size;
-    VERITY_MODEL_RUN_SIZE=auto), each runtime at its best, before they are compared. A version that fails to load raises ModelUnavailable and leaves the previously
-    loaded one in place.
+    VERITY_MODEL_RUN_SIZE=auto), each runtime at its best, before they are compared. A version that fails to load
+    raises ModelUnavailable and leaves the previously loaded one in place.
     """
     runtime = configured_runtime()
     candidates = [runtime]
