@@ -1,10 +1,10 @@
 """Serving cost of candidate detectors: ONNX Runtime images/s on this host, measured in interleaved rounds (the
 median of each), beside each candidate's validation and test ROC AUC from its evaluation. Prints JSON.
 
-Each argument is an evaluated run folder (model.keras + summary.json), a .keras file, or an .onnx file timed as
-it is: the int8 variant `manage.py quantize_model` writes (`var/models/exports/<sha256>-int8.onnx`, whose JSON
-beside it gives its test AUC), so fp32 and int8 are measured in the same rounds. Ensembles are one graph,
-so their cost includes every member and the test-time flips.
+Each argument is an evaluated run folder (model.keras + summary.json), a .keras file, or an .onnx file timed as it
+is: the int8 variant `manage.py quantize_model` writes (`var/models/exports/<sha256>-int8.onnx`, whose JSON beside
+it gives its test AUC) or an fp32 export (`<sha256>.onnx`), so fp32 and int8 are measured in the same rounds.
+Ensembles are one graph, so their cost includes every member and the test-time flips.
 
     .venv/bin/python bench/serving_cost.py var/runs/lite0-256-plain var/runs/v2-v3-flips --batch 16
 
@@ -45,10 +45,13 @@ def main():
             path = Path(candidate)
             summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
             if path.suffix == ".onnx":
-                info = path.with_suffix(".json")  # ReducedInfo, beside an int8 variant
-                reduced = json.loads(info.read_text()) if info.exists() else None
+                # Beside it: ReducedInfo (an int8 variant), ExportInfo (an fp32 export), or nothing.
+                info = path.with_suffix(".json")
+                beside = json.loads(info.read_text()) if info.exists() else {}
+                reduced = beside if "reduced_auc" in beside else None
                 summary = {"test": {"all": {"roc_auc": reduced["reduced_auc"]}}} if reduced else {}
-                model, precision = export.OnnxModel(path), "int8" if reduced else "onnx as given"
+                precision = "int8" if reduced else "fp32" if "max_abs_diff" in beside else "onnx as given"
+                model = export.OnnxModel(path)
             else:
                 model_path = path / "model.keras" if path.is_dir() else path
                 model, precision = export.OnnxModel(export.export_onnx(model_path, f"bench-{index}").onnx_path), "fp32"
