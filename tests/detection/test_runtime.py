@@ -219,6 +219,30 @@ def test_the_int8_variant_is_judged_on_test_auc_and_served_only_when_approved(db
     assert runtime.get_detector(version).runtime == "onnx"
 
 
+def test_a_worker_start_asks_for_a_new_int8_variant_when_it_predates_folded_activations(db, brightness_model, settings, caplog):
+    import json
+
+    from detection.inference import quantize
+
+    settings.VERITY_REDUCED_PRECISION = True
+    version = registry.activate(registry.register(name="bright", artifact=brightness_model, input_size=32, is_trained=True))
+    images, labels = _labelled_images()
+    quantize.quantize_int8(export.export_onnx(brightness_model, version.artifact_sha256), images, images, labels)
+    _, info_path = quantize.reduced_paths(version.artifact_sha256)
+    info_path.write_text(json.dumps(dict(json.loads(info_path.read_text()), approved=True)))
+    with caplog.at_level("WARNING", logger="detection.inference.runtime"):
+        runtime.get_detector(version)
+    assert "`manage.py quantize_model` makes one" not in caplog.text  # made now: activations folded
+
+    old = {k: v for k, v in json.loads(info_path.read_text()).items() if k != "quantized_ops"}  # as older files are
+    info_path.write_text(json.dumps(old))
+    runtime._loaded.clear()
+    with caplog.at_level("WARNING", logger="detection.inference.runtime"):
+        runtime.get_detector(version)
+        runtime.get_detector(version)  # once per load, not per batch
+    assert caplog.text.count("`manage.py quantize_model` makes one") == 1
+
+
 def _float_and_int8_convs(onnx_path):
     """(convolutions with float weights, convolutions fed int8 weights through DequantizeLinear), in graph order."""
     import onnx
