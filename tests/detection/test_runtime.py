@@ -321,12 +321,12 @@ def test_int8_folds_the_activations_into_the_convolutions_output_range(db, tmp_p
 
     from detection.inference import quantize
 
+    keras.utils.set_random_seed(2)
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     for i in range(3):
         x = keras.layers.Conv2D(4, 3, activation=activation, name=f"conv{i}")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    keras.utils.set_random_seed(2)
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
     model.save(tmp_path / "act.keras")
     fp32 = export.export_onnx(tmp_path / "act.keras", f"act-{activation}")
