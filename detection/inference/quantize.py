@@ -191,9 +191,7 @@ def _quantize(prepared, output, input_name, calibration, exclude):
         nodes_to_exclude=list(exclude),
         # Convolutions carry the compute; the pooled head and the sigmoid stay in float, otherwise
         # the output probability collapses onto a few uint8 levels even when the ranking (AUC) survives.
-        # The activations after the convolutions (ReLU6 is Clip) are listed so the quantiser folds them
-        # into the convolution's uint8 output range: left out, each stayed in float between a
-        # DequantizeLinear and a QuantizeLinear, and those conversions took half of the int8 model's time.
+        # QUANTIZED_OPS also lists the activations, which the quantiser folds into the convolutions (module docstring).
         op_types_to_quantize=list(QUANTIZED_OPS),
     )
 

@@ -102,7 +102,13 @@ def _load(version, runtime):
     if not path.exists():
         raise ModelUnavailable(f"model file for {version.name} not found at {path}")
     if runtime == "onnx-int8":
-        return Detector(version, runtime, export.OnnxModel(quantize.existing_reduced(version.artifact_sha256).onnx_path).run)
+        reduced = quantize.existing_reduced(version.artifact_sha256)
+        if reduced.quantized_ops is None:  # made before activations were folded into int8
+            logger.warning(
+                "the int8 variant of %s quantises convolutions only (made before activations were folded); "
+                "`manage.py quantize_model` makes one that runs faster (v8 on an AVX2 CPU: 1.5x)", version.name,
+            )  # fmt: skip
+        return Detector(version, runtime, export.OnnxModel(reduced.onnx_path).run)
     if runtime == "onnx":
         info = export.existing_export(version.artifact_sha256)
         if info is not None:
@@ -210,7 +216,7 @@ def get_detector(version):
     raises ModelUnavailable and leaves the previously loaded one in place.
     """
     runtime = configured_runtime()
-    candidates, stale_int8 = [runtime], False
+    candidates = [runtime]
     if runtime == "onnx":
         if export.existing_export(version.artifact_sha256) is None:
             candidates = ["keras"]  # until the version's export exists; the key changes once it does
@@ -218,16 +224,10 @@ def get_detector(version):
             reduced = quantize.existing_reduced(version.artifact_sha256)
             if reduced is not None and reduced.approved:
                 candidates = ["onnx", "onnx-int8"]
-                stale_int8 = reduced.quantized_ops is None  # made before activations were folded into int8
     key = (version.pk, version.artifact_sha256 or str(version.artifact_path), tuple(candidates))
     with _lock:
         detector = _loaded.get(key)
         if detector is None:
-            if stale_int8:
-                logger.warning(
-                    "the int8 variant of %s quantises convolutions only (made before activations were folded); "
-                    "`manage.py quantize_model` makes one that runs faster (v8 on an AVX2 CPU: 1.5x)", version.name,
-                )  # fmt: skip
             loaded = [_load(version, candidate) for candidate in candidates]
             detector = _choose(version, loaded)
             # One model per process: drop versions that are no longer in use, once the new one works.
